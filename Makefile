@@ -1,0 +1,40 @@
+# The two commands: `make run` and `make test`. Everything else is set up on the way.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 5000
+STAMP  := $(VENV)/.installed
+FLASK  := $(BIN)/flask --app app
+
+.PHONY: run test lint install clean
+
+# Reinstalls only when a requirements file changed since the last install.
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is needed (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(FLASK) db upgrade
+	$(FLASK) seed
+	@echo
+	@echo "Casting Agency API on http://127.0.0.1:$(PORT)"
+	@echo "Tokens from the local issuer, one per role (in another terminal):"
+	@echo "  $(FLASK) token casting-assistant"
+	@echo "  $(FLASK) token casting-director"
+	@echo "  $(FLASK) token executive-producer"
+	@echo "then: curl -H \"Authorization: Bearer \$$TOKEN\" http://127.0.0.1:$(PORT)/movies"
+	@echo
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,382 @@
+"""The endpoints of the contract (shared/API.md): movies, actors, castings, health."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from flask import Blueprint, request, url_for
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import selectinload
+from werkzeug.routing import BaseConverter
+from werkzeug.routing import ValidationError as NoMatch
+
+from auth import requires_auth
+from errors import ApiError, ServiceUnavailable, not_found, validation_error
+from models import ID_MAX, Actor, Movie, db, movie_actors
+from schemas import (
+    ActorCreate,
+    ActorFilmographyQuery,
+    ActorListQuery,
+    ActorUpdate,
+    MovieCastQuery,
+    MovieCreate,
+    MovieListQuery,
+    MovieUpdate,
+)
+
+bp = Blueprint("api", __name__)
+Schema = TypeVar("Schema", bound=BaseModel)
+
+
+class IdConverter(BaseConverter):
+    """A record id in a path: 1..2**31-1, anything else is simply no such route (404)."""
+
+    regex = r"[0-9]{1,10}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= ID_MAX:
+            raise NoMatch()
+        return number
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+# --- reading requests -------------------------------------------------------------------
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_body(schema: type[Schema]) -> Schema:
+    """The request body validated by `schema`: 415 not JSON, 400 unparsable or not an object, 422 invalid."""
+    if not request.is_json:
+        raise ApiError(415, "request body must be JSON (Content-Type: application/json)")
+    raw = request.get_data(cache=False)
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, 422) from None
+
+
+def no_body() -> None:
+    if request.content_length or request.headers.get("Transfer-Encoding"):
+        raise ApiError(400, "this endpoint takes no request body")
+
+
+def query_args(schema: type[Schema]) -> Schema:
+    """Query parameters validated by `schema`; anything wrong is a 400 naming the parameter."""
+    repeated = {name: ["must be given once"] for name in request.args if len(request.args.getlist(name)) > 1}
+    if repeated:
+        raise ApiError(400, "; ".join(f"{name} must be given once" for name in repeated), repeated)
+    try:
+        return schema.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        raise validation_error(exc, 400) from None
+
+
+# --- shaping responses ------------------------------------------------------------------
+
+
+def movie_json(movie: Movie) -> dict:
+    return {
+        "id": movie.id,
+        "title": movie.title,
+        "release_date": movie.release_date.isoformat(),
+        "actors": [{"id": actor.id, "name": actor.name} for actor in movie.actors],
+    }
+
+
+def actor_json(actor: Actor) -> dict:
+    return {
+        "id": actor.id,
+        "name": actor.name,
+        "age": actor.age,
+        "gender": actor.gender,
+        "movies": [{"id": movie.id, "title": movie.title} for movie in actor.movies],
+    }
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _order(model, sort: str):
+    column = getattr(model, sort.lstrip("-"))
+    return [column.desc(), model.id.desc()] if sort.startswith("-") else [column.asc(), model.id.asc()]
+
+
+def _page(model, relation, filters: list, params, key: str, shape) -> dict:
+    """One page of `model` rows with their embedded casts: always three statements at most."""
+    total = db.session.scalar(select(func.count()).select_from(model).where(*filters))
+    offset = (params.page - 1) * params.per_page
+    rows = []
+    if offset < total:
+        rows = db.session.scalars(
+            select(model)
+            .where(*filters)
+            .order_by(*_order(model, params.sort))
+            .limit(params.per_page)
+            .offset(offset)
+            .options(selectinload(relation))
+        ).all()
+    return {
+        "success": True,
+        key: [shape(row) for row in rows],
+        "total": total,
+        "page": params.page,
+        "per_page": params.per_page,
+    }
+
+
+def movie_page(params: ActorFilmographyQuery, actor_id: int | None) -> dict:
+    filters = []
+    if params.q:
+        filters.append(Movie.title.ilike(_like(params.q), escape="\\"))
+    if params.released_after:
+        filters.append(Movie.release_date >= params.released_after)
+    if params.released_before:
+        filters.append(Movie.release_date <= params.released_before)
+    if actor_id is not None:
+        filters.append(Movie.id.in_(select(movie_actors.c.movie_id).where(movie_actors.c.actor_id == actor_id)))
+    return _page(Movie, Movie.actors, filters, params, "movies", movie_json)
+
+
+def actor_page(params: MovieCastQuery, movie_id: int | None) -> dict:
+    filters = []
+    if params.q:
+        filters.append(Actor.name.ilike(_like(params.q), escape="\\"))
+    if params.gender:
+        filters.append(func.lower(Actor.gender) == params.gender.strip().lower())
+    if params.min_age is not None:
+        filters.append(Actor.age >= params.min_age)
+    if params.max_age is not None:
+        filters.append(Actor.age <= params.max_age)
+    if movie_id is not None:
+        filters.append(Actor.id.in_(select(movie_actors.c.actor_id).where(movie_actors.c.movie_id == movie_id)))
+    return _page(Actor, Actor.movies, filters, params, "actors", actor_json)
+
+
+def load_movie(movie_id: int, *, for_update: bool = False) -> Movie:
+    movie = db.session.get(Movie, movie_id, options=[selectinload(Movie.actors)], with_for_update=for_update)
+    if movie is None:
+        raise not_found("movie")
+    return movie
+
+
+def load_actor(actor_id: int, *, for_update: bool = False) -> Actor:
+    actor = db.session.get(Actor, actor_id, options=[selectinload(Actor.movies)], with_for_update=for_update)
+    if actor is None:
+        raise not_found("actor")
+    return actor
+
+
+def existing(model, ids: list[int], field: str) -> list:
+    """The rows named by `ids`, in that order; a 422 naming `field` when any is missing."""
+    if not ids:
+        return []
+    rows = {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        noun = model.__tablename__[:-1]
+        message = f"no {noun} with id " + ", ".join(map(str, missing))
+        raise ApiError(422, f"{field} {message}", {field: [message]})
+    return [rows[i] for i in ids]
+
+
+def _delete(model, record_id: int, noun: str) -> dict:
+    # One statement: a concurrent delete makes this one a clean 404, and the
+    # database's ON DELETE CASCADE removes the castings, never the other side.
+    if db.session.execute(delete(model).where(model.id == record_id)).rowcount == 0:
+        raise not_found(noun)
+    db.session.commit()
+    return {"success": True, "deleted": record_id}
+
+
+def _created(key: str, record, shape, endpoint: str, **ids):
+    return {"success": True, key: shape(record)}, 201, {"Location": url_for(endpoint, **ids)}
+
+
+# --- movies -----------------------------------------------------------------------------
+
+
+@bp.get("/movies")
+@requires_auth("get:movies")
+def list_movies():
+    """List movies, with search, filters, sort and pagination."""
+    params = query_args(MovieListQuery)
+    return movie_page(params, params.actor_id)
+
+
+@bp.get("/movies/<id:movie_id>")
+@requires_auth("get:movies")
+def get_movie(movie_id: int):
+    """Get one movie with its cast."""
+    return {"success": True, "movie": movie_json(load_movie(movie_id))}
+
+
+@bp.post("/movies")
+@requires_auth("post:movies")
+def create_movie():
+    """Create a movie, optionally with its cast."""
+    body = json_body(MovieCreate)
+    movie = Movie(title=body.title, release_date=body.release_date)
+    movie.actors = existing(Actor, body.actor_ids, "actor_ids")
+    db.session.add(movie)
+    db.session.commit()
+    return _created("movie", load_movie(movie.id), movie_json, "api.get_movie", movie_id=movie.id)
+
+
+@bp.patch("/movies/<id:movie_id>")
+@requires_auth("patch:movies")
+def update_movie(movie_id: int):
+    """Change some fields of a movie; `actor_ids` replaces the cast."""
+    body = json_body(MovieUpdate)
+    movie = load_movie(movie_id, for_update=True)
+    changes = body.model_dump(exclude_unset=True)
+    if "actor_ids" in changes:
+        movie.actors = existing(Actor, changes.pop("actor_ids"), "actor_ids")
+    for field, value in changes.items():
+        setattr(movie, field, value)
+    db.session.commit()
+    return {"success": True, "movie": movie_json(load_movie(movie_id))}
+
+
+@bp.delete("/movies/<id:movie_id>")
+@requires_auth("delete:movies")
+def delete_movie(movie_id: int):
+    """Delete a movie and its castings (its actors stay)."""
+    return _delete(Movie, movie_id, "movie")
+
+
+@bp.get("/movies/<id:movie_id>/actors")
+@requires_auth("get:actors")
+def list_movie_actors(movie_id: int):
+    """List the actors cast in a movie, with the actor list's filters."""
+    params = query_args(MovieCastQuery)
+    if db.session.get(Movie, movie_id) is None:
+        raise not_found("movie")
+    return actor_page(params, movie_id)
+
+
+@bp.put("/movies/<id:movie_id>/actors/<id:actor_id>")
+@requires_auth("patch:movies")
+def cast_actor(movie_id: int, actor_id: int):
+    """Cast an actor in a movie (idempotent)."""
+    no_body()
+    load_movie(movie_id)
+    load_actor(actor_id)
+    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(movie_actors).values(movie_id=movie_id, actor_id=actor_id).on_conflict_do_nothing())
+    db.session.commit()
+    return {"success": True, "movie": movie_json(load_movie(movie_id))}
+
+
+@bp.delete("/movies/<id:movie_id>/actors/<id:actor_id>")
+@requires_auth("patch:movies")
+def uncast_actor(movie_id: int, actor_id: int):
+    """Remove an actor from a movie's cast (404 when not cast)."""
+    removed = db.session.execute(
+        delete(movie_actors).where(movie_actors.c.movie_id == movie_id, movie_actors.c.actor_id == actor_id)
+    ).rowcount
+    if not removed:
+        load_movie(movie_id)
+        load_actor(actor_id)
+        raise not_found("casting")
+    db.session.commit()
+    return {"success": True, "movie": movie_json(load_movie(movie_id))}
+
+
+# --- actors -----------------------------------------------------------------------------
+
+
+@bp.get("/actors")
+@requires_auth("get:actors")
+def list_actors():
+    """List actors, with search, filters, sort and pagination."""
+    params = query_args(ActorListQuery)
+    return actor_page(params, params.movie_id)
+
+
+@bp.get("/actors/<id:actor_id>")
+@requires_auth("get:actors")
+def get_actor(actor_id: int):
+    """Get one actor with their movies."""
+    return {"success": True, "actor": actor_json(load_actor(actor_id))}
+
+
+@bp.post("/actors")
+@requires_auth("post:actors")
+def create_actor():
+    """Create an actor, optionally cast in movies."""
+    body = json_body(ActorCreate)
+    actor = Actor(name=body.name, age=body.age, gender=body.gender)
+    actor.movies = existing(Movie, body.movie_ids, "movie_ids")
+    db.session.add(actor)
+    db.session.commit()
+    return _created("actor", load_actor(actor.id), actor_json, "api.get_actor", actor_id=actor.id)
+
+
+@bp.patch("/actors/<id:actor_id>")
+@requires_auth("patch:actors")
+def update_actor(actor_id: int):
+    """Change some fields of an actor; `movie_ids` replaces their movies."""
+    body = json_body(ActorUpdate)
+    actor = load_actor(actor_id, for_update=True)
+    changes = body.model_dump(exclude_unset=True)
+    if "movie_ids" in changes:
+        actor.movies = existing(Movie, changes.pop("movie_ids"), "movie_ids")
+    for field, value in changes.items():
+        setattr(actor, field, value)
+    db.session.commit()
+    return {"success": True, "actor": actor_json(load_actor(actor_id))}
+
+
+@bp.delete("/actors/<id:actor_id>")
+@requires_auth("delete:actors")
+def delete_actor(actor_id: int):
+    """Delete an actor and their castings (the movies stay)."""
+    return _delete(Actor, actor_id, "actor")
+
+
+@bp.get("/actors/<id:actor_id>/movies")
+@requires_auth("get:movies")
+def list_actor_movies(actor_id: int):
+    """List the movies an actor is cast in, with the movie list's filters."""
+    params = query_args(ActorFilmographyQuery)
+    if db.session.get(Actor, actor_id) is None:
+        raise not_found("actor")
+    return movie_page(params, actor_id)
+
+
+# --- operations ------------------------------------------------------------------------
+
+
+@bp.get("/health")
+def health():
+    """The process is up (no database involved)."""
+    return {"status": "ok"}
+
+
+@bp.get("/ready")
+def ready():
+    """The database answers: 200, or a 503 error."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:
+        db.session.rollback()
+        raise ServiceUnavailable("the database is unavailable") from None
+    return {"status": "ready"}

@@ -1,0 +1,45 @@
+"""The Casting Agency API: create_app() builds the Flask app (gunicorn runs `app:create_app()`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+from flask_cors import CORS
+from flask_migrate import Migrate
+
+import api
+import auth
+import cli
+import config
+import errors
+from models import db
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.json.sort_keys = False
+    app.config.from_mapping(config.load(app.instance_path))
+    os.makedirs(app.instance_path, exist_ok=True)
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = config.database_url(app.config["SQLALCHEMY_DATABASE_URI"],
+                                                                app.instance_path)
+    config.check_production(app.config)
+    if not app.logger.handlers or app.config["PRODUCTION"]:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    Migrate(app, db, render_as_batch=True)
+    origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
+    if not origins and not app.config["PRODUCTION"]:
+        origins = ["*"]
+    CORS(app, origins=origins, allow_headers=["Authorization", "Content-Type"], max_age=600)
+    auth.init_app(app)
+    errors.register(app)
+    cli.register(app)
+    app.url_map.converters["id"] = api.IdConverter
+    app.url_map.strict_slashes = False
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,350 @@
+"""Bearer tokens: reading the header, the JWKS cache, RS256 verification, and requires_auth.
+
+Production tokens come from Auth0; without AUTH0_DOMAIN a local issuer signs
+them instead. Both are checked by the same code: the key named by the token's
+`kid` is looked up in a JWKS (fetched over HTTP from Auth0, or handed over by
+the local issuer) and the token must verify against it with RS256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+
+import jwt
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask, current_app, g, request
+from jwt.algorithms import RSAAlgorithm
+
+from config import ConfigError
+from errors import ApiError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+# Fixed here, never taken from the token or the environment.
+ALGORITHMS = ["RS256"]
+LEEWAY_SECONDS = 30
+MAX_AUTHORIZATION_BYTES = 8192
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+ROLE_PERMISSIONS = {
+    "casting-assistant": ["get:actors", "get:movies"],
+    "casting-director": [
+        "delete:actors", "get:actors", "get:movies", "patch:actors", "patch:movies", "post:actors",
+    ],
+    "executive-producer": [
+        "delete:actors", "delete:movies", "get:actors", "get:movies",
+        "patch:actors", "patch:movies", "post:actors", "post:movies",
+    ],
+}
+PERMISSIONS = ROLE_PERMISSIONS["executive-producer"]
+
+LOCAL_ISSUER = "urn:casting-agency:local-issuer"
+LOCAL_AUDIENCE = "casting-agency-api"
+LOCAL_KEY_FILE = "local-issuer-key.pem"
+
+
+class AuthError(ApiError):
+    """401 (no valid token) or 403 (valid token, missing permission), with the RFC 6750 challenge."""
+
+    def __init__(self, status: int, description: str | None):
+        if description is None:
+            challenge = "Bearer"
+            message = "a bearer token is required"
+        else:
+            code = "invalid_token" if status == 401 else "insufficient_scope"
+            challenge = f'Bearer error="{code}", error_description="{description}"'
+            message = description
+        super().__init__(status, message, headers={"WWW-Authenticate": challenge})
+
+
+class IssuerUnavailable(ServiceUnavailable):
+    def __init__(self):
+        super().__init__("the token issuer's key set cannot be fetched; try again shortly")
+
+
+def invalid(description: str) -> AuthError:
+    return AuthError(401, description)
+
+
+# --- the key set ------------------------------------------------------------------
+
+
+def http_jwks_fetcher(url: str, timeout: float) -> Callable[[], dict]:
+    def fetch() -> dict:
+        response = requests.get(url, timeout=timeout)
+        response.raise_for_status()
+        return response.json()
+
+    return fetch
+
+
+class JwksCache:
+    """The issuer's signing keys by `kid`, fetched rarely and never by a flood of bad tokens.
+
+    - Keys are kept for `ttl` seconds; after that they are still used while one
+      background refresh fetches new ones, so a request never waits for it.
+    - An unknown `kid` triggers one inline refresh (a rotated key), at most
+      once per `cooldown` seconds whatever the number of such tokens.
+    - A failed fetch keeps the last good keys; with none at all the caller gets
+      IssuerUnavailable (a 503), and retries wait for the cool-down too.
+    """
+
+    def __init__(self, fetch: Callable[[], dict], ttl: float = 600, cooldown: float = 30,
+                 clock: Callable[[], float] = time.monotonic):
+        self._fetch = fetch
+        self._ttl = ttl
+        self._cooldown = cooldown
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, jwt.PyJWK] | None = None
+        self._fetched_at = 0.0
+        self._attempted_at: float | None = None
+        self._refreshing = False
+        self.fetch_count = 0
+
+    def key(self, kid: str) -> jwt.PyJWK:
+        keys, stale = self._keys, self._clock() - self._fetched_at > self._ttl
+        if keys is not None and kid in keys:
+            if stale:
+                self._refresh_in_background()
+            return keys[kid]
+        with self._lock:
+            if self._keys is None or kid not in self._keys:
+                self._refresh_if_allowed()
+            if self._keys is None:
+                raise IssuerUnavailable()
+            if kid not in self._keys:
+                raise invalid("token signed with an unknown key")
+            return self._keys[kid]
+
+    def _refresh_if_allowed(self) -> None:
+        now = self._clock()
+        if self._attempted_at is not None and now - self._attempted_at < self._cooldown:
+            return
+        self._attempted_at = now
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.fetch_count += 1
+        try:
+            document = self._fetch()
+            keys = {
+                jwk["kid"]: jwt.PyJWK(jwk, algorithm="RS256")
+                for jwk in document["keys"]
+                if jwk.get("kty") == "RSA" and jwk.get("kid") and jwk.get("use", "sig") == "sig"
+                and jwk.get("alg", "RS256") == "RS256"
+            }
+        except Exception as exc:  # a network error, bad JSON or a bad key: keep what we had
+            log.warning("JWKS fetch failed, keeping %d cached keys: %s", len(self._keys or {}), exc)
+            return
+        self._keys = keys
+        self._fetched_at = self._clock()
+
+    def _refresh_in_background(self) -> None:
+        with self._lock:
+            if self._refreshing:
+                return
+            self._refreshing = True
+
+        def run():
+            try:
+                with self._lock:
+                    self._attempted_at = self._clock()
+                    self._refresh()
+            finally:
+                self._refreshing = False
+
+        threading.Thread(target=run, name="jwks-refresh", daemon=True).start()
+
+
+# --- verification -------------------------------------------------------------------
+
+_JWT_ERRORS = [
+    (jwt.ExpiredSignatureError, "token has expired"),
+    (jwt.ImmatureSignatureError, "token is not valid yet"),
+    (jwt.InvalidAudienceError, "token is for another audience"),
+    (jwt.InvalidIssuerError, "token is from another issuer"),
+    (jwt.InvalidAlgorithmError, "token algorithm is not allowed"),
+    (jwt.InvalidSignatureError, "token signature does not verify"),
+]
+
+
+class TokenVerifier:
+    def __init__(self, keys: JwksCache, issuer: str, audience: str):
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+
+    def verify(self, token: str) -> dict:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError:
+            raise invalid("token is malformed") from None
+        if header.get("alg") not in ALGORITHMS:
+            raise invalid("token algorithm is not allowed")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise invalid("token header has no kid")
+        key = self.keys.key(kid)
+        try:
+            claims = jwt.decode(
+                token, key=key, algorithms=ALGORITHMS, audience=self.audience, issuer=self.issuer,
+                leeway=LEEWAY_SECONDS, options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.MissingRequiredClaimError as exc:
+            raise invalid(f"token has no {exc.claim} claim") from None
+        except jwt.InvalidTokenError as exc:
+            for kind, description in _JWT_ERRORS:
+                if isinstance(exc, kind):
+                    raise invalid(description) from None
+            raise invalid("token is invalid") from None
+        permissions = claims.get("permissions")
+        if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+            raise invalid("token permissions claim must be a list of strings")
+        if not isinstance(claims["sub"], str):
+            raise invalid("token sub claim must be a string")
+        return claims
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token from an `Authorization: Bearer <token>` header; None when there is no header."""
+    if header is None:
+        return None
+    if len(header) > MAX_AUTHORIZATION_BYTES:
+        raise invalid("authorization header is too large")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        raise invalid("authorization header must be: Bearer <token>")
+    if not _TOKEN_SHAPE.fullmatch(token):
+        raise invalid("token is malformed")
+    return token
+
+
+def requires_auth(permission: str):
+    """Guard a view: a verified token carrying `permission`, its claims left on `g.claims`.
+
+    With PUBLIC_READS, GET needs no token (a token that is sent is still checked).
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            public = current_app.config["PUBLIC_READS"] and request.method in ("GET", "HEAD")
+            token = bearer_token(request.headers.get("Authorization"))
+            g.claims = None
+            if token is None:
+                if not public:
+                    raise AuthError(401, None)
+            else:
+                g.claims = current_app.extensions["token_verifier"].verify(token)
+                if not public and permission not in g.claims["permissions"]:
+                    raise AuthError(403, f"token lacks the {permission} permission")
+            return view(*args, **kwargs)
+
+        guarded.required_permission = permission
+        return guarded
+
+    return decorator
+
+
+# --- the local issuer -----------------------------------------------------------------
+
+
+class LocalIssuer:
+    """Signs tokens for development and tests with an RSA key of its own."""
+
+    def __init__(self, private_key: rsa.RSAPrivateKey, audience: str, issuer: str = LOCAL_ISSUER):
+        self._private_key = private_key
+        self.audience = audience
+        self.issuer = issuer
+        public_jwk = json.loads(RSAAlgorithm.to_jwk(private_key.public_key()))
+        self.kid = _thumbprint(public_jwk)
+        self._jwks = {"keys": [{**public_jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}]}
+
+    @classmethod
+    def from_pem(cls, pem: str | bytes, audience: str) -> LocalIssuer:
+        data = pem.encode() if isinstance(pem, str) else pem
+        key = serialization.load_pem_private_key(data, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("the local issuer key must be an RSA private key")
+        return cls(key, audience)
+
+    @classmethod
+    def from_instance(cls, instance_path: str, audience: str) -> LocalIssuer:
+        """The key kept under instance/, made on first use (mode 0600, written atomically)."""
+        path = Path(instance_path) / LOCAL_KEY_FILE
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".key-")  # mkstemp creates it 0600
+            try:
+                os.write(fd, pem)
+                os.close(fd)
+                os.link(temp, path)  # fails if another process got there first: use theirs
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(temp)
+        return cls.from_pem(path.read_bytes(), audience)
+
+    def jwks(self) -> dict:
+        return self._jwks
+
+    def mint(self, role: str, expires_in: int = 3600, **claims) -> str:
+        now = int(time.time())
+        payload = {
+            "iss": self.issuer,
+            "sub": f"local|{role}",
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + expires_in,
+            "jti": uuid.uuid4().hex,
+            "permissions": ROLE_PERMISSIONS[role],
+            **claims,
+        }
+        return jwt.encode(payload, self._private_key, algorithm="RS256", headers={"kid": self.kid})
+
+
+def _thumbprint(jwk: dict) -> str:
+    """RFC 7638 key thumbprint: a stable kid derived from the key itself."""
+    canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return jwt.utils.base64url_encode(digest).decode()
+
+
+def init_app(app: Flask) -> None:
+    """Pick the issuer (Auth0 or local) and hang one verifier on the app."""
+    config = app.config
+    if config["AUTH0_DOMAIN"]:
+        if not config["API_AUDIENCE"]:
+            raise ConfigError("AUTH0_DOMAIN is set but API_AUDIENCE is not")
+        fetch = http_jwks_fetcher(config["JWKS_URL"], config["JWKS_TIMEOUT_SECONDS"])
+        issuer, audience = config["TOKEN_ISSUER"], config["API_AUDIENCE"]
+        app.extensions["local_issuer"] = None
+    else:
+        audience = config["API_AUDIENCE"] or LOCAL_AUDIENCE
+        if config["LOCAL_ISSUER_PRIVATE_KEY"]:
+            local = LocalIssuer.from_pem(config["LOCAL_ISSUER_PRIVATE_KEY"], audience)
+        else:
+            local = LocalIssuer.from_instance(app.instance_path, audience)
+        fetch, issuer = local.jwks, local.issuer
+        app.extensions["local_issuer"] = local
+    keys = JwksCache(fetch, ttl=config["JWKS_TTL_SECONDS"], cooldown=config["JWKS_COOLDOWN_SECONDS"])
+    app.extensions["token_verifier"] = TokenVerifier(keys, issuer, audience)

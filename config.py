@@ -1,0 +1,76 @@
+"""Settings from the environment only, and the checks that refuse an unsafe production start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class ConfigError(RuntimeError):
+    """The environment asks for something the app must not run with."""
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(raw: str | None, instance_path: str) -> str:
+    """The SQLAlchemy URL for `DATABASE_URL`, pinned to the psycopg2 driver.
+
+    Heroku hands out `postgres://`, which SQLAlchemy no longer accepts, and
+    SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3, which is not
+    installed: both become `postgresql+psycopg2://`.
+    """
+    if not raw:
+        return "sqlite:///" + str(Path(instance_path) / "casting.db")
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg2://" + raw[len(prefix):]
+    return raw
+
+
+def is_production(env: Mapping[str, str]) -> bool:
+    return env.get("APP_ENV", "").strip().lower() == "production" or "DYNO" in env
+
+
+def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
+    """Every setting the app reads, as Flask config keys."""
+    env = os.environ if env is None else env
+    auth0_domain = env.get("AUTH0_DOMAIN", "").strip().rstrip("/") or None
+    return {
+        "PRODUCTION": is_production(env),
+        "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
+        "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+        "AUTH0_DOMAIN": auth0_domain,
+        "API_AUDIENCE": env.get("API_AUDIENCE", "").strip() or None,
+        "JWKS_URL": env.get("JWKS_URL") or (
+            f"https://{auth0_domain}/.well-known/jwks.json" if auth0_domain else None
+        ),
+        "TOKEN_ISSUER": env.get("TOKEN_ISSUER") or (
+            f"https://{auth0_domain}/" if auth0_domain else None
+        ),
+        "JWKS_TTL_SECONDS": float(env.get("JWKS_TTL_SECONDS", "600")),
+        "JWKS_COOLDOWN_SECONDS": float(env.get("JWKS_COOLDOWN_SECONDS", "30")),
+        "JWKS_TIMEOUT_SECONDS": float(env.get("JWKS_TIMEOUT_SECONDS", "3")),
+        "LOCAL_ISSUER_PRIVATE_KEY": env.get("LOCAL_ISSUER_PRIVATE_KEY") or None,
+        "PUBLIC_READS": _flag(env.get("PUBLIC_READS")),
+        "CORS_ORIGINS": env.get("CORS_ORIGINS", "").strip(),
+    }
+
+
+def check_production(config: Mapping) -> None:
+    """Refuse to start in production without what a safe deployment needs."""
+    if not config.get("PRODUCTION"):
+        return
+    missing = [key for key in ("AUTH0_DOMAIN", "API_AUDIENCE") if not config.get(key)]
+    if missing:
+        raise ConfigError(
+            "production (APP_ENV=production or DYNO set) needs "
+            + " and ".join(missing)
+            + "; the local token issuer never runs in production"
+        )
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL, not SQLite")

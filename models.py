@@ -1,0 +1,89 @@
+"""The database: movies, actors, and the movie_actors association between them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, MetaData, String, Table, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+TITLE_MAX = 200
+NAME_MAX = 100
+GENDER_MAX = 50
+AGE_MIN, AGE_MAX = 0, 150
+# Ids are PostgreSQL `integer`s: anything larger can never name a row.
+ID_MAX = 2**31 - 1
+
+# Named constraints, so migrations name them the same on every database.
+naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=naming_convention)
+
+
+db = SQLAlchemy(model_class=Base)
+
+movie_actors = Table(
+    "movie_actors",
+    Base.metadata,
+    Column("movie_id", ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True),
+    Column("actor_id", ForeignKey("actors.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_movie_actors_actor_id", "actor_id"),
+)
+
+
+class Movie(db.Model):
+    __tablename__ = "movies"
+    __table_args__ = (
+        CheckConstraint(f"length(title) BETWEEN 1 AND {TITLE_MAX}", name="title_length"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX), index=True)
+    release_date: Mapped[dt.date] = mapped_column(index=True)
+
+    actors: Mapped[list[Actor]] = relationship(
+        secondary=movie_actors,
+        back_populates="movies",
+        order_by="Actor.id",
+        passive_deletes=True,
+    )
+
+
+class Actor(db.Model):
+    __tablename__ = "actors"
+    __table_args__ = (
+        CheckConstraint(f"length(name) BETWEEN 1 AND {NAME_MAX}", name="name_length"),
+        CheckConstraint(f"length(gender) BETWEEN 1 AND {GENDER_MAX}", name="gender_length"),
+        CheckConstraint(f"age BETWEEN {AGE_MIN} AND {AGE_MAX}", name="age_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
+    age: Mapped[int] = mapped_column(index=True)
+    gender: Mapped[str] = mapped_column(String(GENDER_MAX))
+
+    movies: Mapped[list[Movie]] = relationship(
+        secondary=movie_actors,
+        back_populates="actors",
+        order_by="Movie.id",
+        passive_deletes=True,
+    )
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection, _record):
+    # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked per connection.
+    if type(dbapi_connection).__module__ == "sqlite3":
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,533 @@
+"""The API, endpoint by endpoint: success, 404, validation, pagination, filters, sort, cascade."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from sqlalchemy import event, func, select
+
+from models import Actor, Movie, db, movie_actors
+
+
+@pytest.fixture
+def api(client, producer):
+    """Call the API as an executive producer: api("POST", "/movies", json=...) -> response."""
+
+    def call(method: str, path: str, **kwargs):
+        return client.open(path, method=method, headers={**producer, **kwargs.pop("headers", {})}, **kwargs)
+
+    return call
+
+
+def new_movie(api, title="Raids of the Ice", release_date="2017-04-29", **extra) -> dict:
+    response = api("POST", "/movies", json={"title": title, "release_date": release_date, **extra})
+    assert response.status_code == 201, response.json
+    return response.json["movie"]
+
+
+def new_actor(api, name="Chris Pine", age=45, gender="male", **extra) -> dict:
+    response = api("POST", "/actors", json={"name": name, "age": age, "gender": gender, **extra})
+    assert response.status_code == 201, response.json
+    return response.json["actor"]
+
+
+def assert_error(response, status: int, field: str | None = None):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json, response.get_data(as_text=True)
+    body = response.json
+    assert body["success"] is False and body["error"] == status and body["message"]
+    if field is not None:
+        assert field in body["details"], body
+    return body
+
+
+def row_counts(app) -> tuple[int, int, int]:
+    with app.app_context():
+        return tuple(
+            db.session.scalar(select(func.count()).select_from(table))
+            for table in (Movie.__table__, Actor.__table__, movie_actors)
+        )
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+def test_health_and_ready_need_no_token(client):
+    assert client.get("/health").json == {"status": "ok"}
+    response = client.get("/ready")
+    assert response.status_code == 200 and response.json["status"] == "ready"
+
+
+# --- movies ---------------------------------------------------------------------------------
+
+
+def test_create_movie_returns_201_location_and_cast(api):
+    a, b = new_actor(api, "Gal Gadot", 41, "female"), new_actor(api)
+    response = api("POST", "/movies", json={"title": "  Raids of the Ice  ", "release_date": "2017-04-29",
+                                            "actor_ids": [b["id"], a["id"]]})
+    assert response.status_code == 201
+    movie = response.json["movie"]
+    assert response.headers["Location"] == f"/movies/{movie['id']}"
+    assert movie["title"] == "Raids of the Ice"  # trimmed
+    assert movie["release_date"] == "2017-04-29"
+    assert [x["id"] for x in movie["actors"]] == sorted([a["id"], b["id"]])  # ordered by id
+    assert movie["actors"][0] == {"id": a["id"], "name": "Gal Gadot"}
+    assert response.json["success"] is True
+
+
+def test_get_movie_and_404(api):
+    movie = new_movie(api)
+    response = api("GET", f"/movies/{movie['id']}")
+    assert response.status_code == 200
+    assert response.json == {"success": True, "movie": movie}
+    assert_error(api("GET", "/movies/9999"), 404)
+
+
+@pytest.mark.parametrize("path", ["/movies/0", "/movies/-1", "/movies/abc", "/movies/99999999999",
+                                  "/movies/2147483648", "/actors/0", "/nowhere"])
+def test_ids_out_of_range_and_unknown_routes_are_json_404(api, path):
+    assert_error(api("GET", path), 404)
+
+
+def test_patch_movie_changes_only_given_fields(api):
+    movie = new_movie(api)
+    response = api("PATCH", f"/movies/{movie['id']}", json={"title": "Ice Raid"})
+    assert response.status_code == 200
+    assert response.json["movie"] == {**movie, "title": "Ice Raid"}
+
+
+def test_patch_with_empty_object_is_a_noop(api):
+    movie = new_movie(api, actor_ids=[new_actor(api)["id"]])
+    response = api("PATCH", f"/movies/{movie['id']}", json={})
+    assert response.status_code == 200
+    assert response.json["movie"] == movie
+
+
+def test_patch_actor_ids_replaces_the_cast(api):
+    a, b, c = (new_actor(api, f"Actor {i}") for i in range(3))
+    movie = new_movie(api, actor_ids=[a["id"], b["id"]])
+    response = api("PATCH", f"/movies/{movie['id']}", json={"actor_ids": [c["id"], b["id"]]})
+    assert [x["id"] for x in response.json["movie"]["actors"]] == [b["id"], c["id"]]
+    response = api("PATCH", f"/movies/{movie['id']}", json={"actor_ids": []})
+    assert response.json["movie"]["actors"] == []
+    assert api("GET", f"/actors/{a['id']}").status_code == 200  # uncasting never deletes an actor
+
+
+def test_patch_and_delete_unknown_movie_are_404(api):
+    assert_error(api("PATCH", "/movies/4242", json={"title": "x"}), 404)
+    assert_error(api("DELETE", "/movies/4242"), 404)
+
+
+def test_delete_movie_removes_its_castings_not_its_actors(api, app):
+    actor = new_actor(api)
+    movie = new_movie(api, actor_ids=[actor["id"]])
+    response = api("DELETE", f"/movies/{movie['id']}")
+    assert response.status_code == 200
+    assert response.json == {"success": True, "deleted": movie["id"]}
+    assert_error(api("GET", f"/movies/{movie['id']}"), 404)
+    assert api("GET", f"/actors/{actor['id']}").json["actor"]["movies"] == []
+    assert row_counts(app) == (0, 1, 0)
+    assert_error(api("DELETE", f"/movies/{movie['id']}"), 404)
+
+
+# --- actors ---------------------------------------------------------------------------------
+
+
+def test_create_get_patch_actor(api):
+    movie = new_movie(api)
+    response = api("POST", "/actors", json={"name": " Viola Davis ", "age": 61.0, "gender": "female",
+                                            "movie_ids": [movie["id"]]})
+    assert response.status_code == 201
+    actor = response.json["actor"]
+    assert response.headers["Location"] == f"/actors/{actor['id']}"
+    assert actor == {"id": actor["id"], "name": "Viola Davis", "age": 61, "gender": "female",
+                     "movies": [{"id": movie["id"], "title": movie["title"]}]}
+    assert api("GET", f"/actors/{actor['id']}").json == {"success": True, "actor": actor}
+    patched = api("PATCH", f"/actors/{actor['id']}", json={"age": 62, "movie_ids": []}).json["actor"]
+    assert patched == {**actor, "age": 62, "movies": []}
+    assert api("PATCH", f"/actors/{actor['id']}", json={}).json["actor"] == patched
+
+
+def test_delete_actor_removes_castings_not_movies(api, app):
+    actor = new_actor(api)
+    movie = new_movie(api, actor_ids=[actor["id"]])
+    assert api("DELETE", f"/actors/{actor['id']}").json == {"success": True, "deleted": actor["id"]}
+    assert api("GET", f"/movies/{movie['id']}").json["movie"]["actors"] == []
+    assert row_counts(app) == (1, 0, 0)
+    assert_error(api("GET", f"/actors/{actor['id']}"), 404)
+    assert_error(api("PATCH", f"/actors/{actor['id']}", json={"age": 3}), 404)
+    assert_error(api("DELETE", f"/actors/{actor['id']}"), 404)
+
+
+# --- casting --------------------------------------------------------------------------------
+
+
+def test_cast_is_idempotent_and_uncast_404s_when_not_cast(api, app):
+    movie, actor = new_movie(api), new_actor(api)
+    path = f"/movies/{movie['id']}/actors/{actor['id']}"
+    for _ in range(2):
+        response = api("PUT", path)
+        assert response.status_code == 200
+        assert response.json["movie"]["actors"] == [{"id": actor["id"], "name": actor["name"]}]
+    assert row_counts(app) == (1, 1, 1)
+    response = api("DELETE", path)
+    assert response.status_code == 200 and response.json["movie"]["actors"] == []
+    assert_error(api("DELETE", path), 404)
+    assert row_counts(app) == (1, 1, 0)
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_cast_with_unknown_movie_or_actor_is_404(api, method):
+    movie, actor = new_movie(api), new_actor(api)
+    assert "movie" in assert_error(api(method, f"/movies/999/actors/{actor['id']}"), 404)["message"]
+    assert "actor" in assert_error(api(method, f"/movies/{movie['id']}/actors/999"), 404)["message"]
+
+
+def test_cast_takes_no_body(api):
+    movie, actor = new_movie(api), new_actor(api)
+    assert_error(api("PUT", f"/movies/{movie['id']}/actors/{actor['id']}", json={"x": 1}), 400)
+
+
+def test_nested_lists(api):
+    a, b = new_actor(api, "Ann", 30, "female"), new_actor(api, "Bob", 50, "male")
+    m1 = new_movie(api, "One", "2001-01-01", actor_ids=[a["id"], b["id"]])
+    m2 = new_movie(api, "Two", "2002-02-02", actor_ids=[a["id"]])
+    new_movie(api, "Three", "2003-03-03")
+    cast = api("GET", f"/movies/{m1['id']}/actors?sort=-age").json
+    assert [x["name"] for x in cast["actors"]] == ["Bob", "Ann"] and cast["total"] == 2
+    assert cast["actors"][1]["movies"] == [{"id": m1["id"], "title": "One"}, {"id": m2["id"], "title": "Two"}]
+    assert api("GET", f"/movies/{m1['id']}/actors?gender=FEMALE").json["total"] == 1
+    films = api("GET", f"/actors/{a['id']}/movies?per_page=1&page=2").json
+    assert films["total"] == 2 and [m["title"] for m in films["movies"]] == ["Two"]
+    assert api("GET", f"/actors/{b['id']}/movies?released_after=2002-01-01").json["total"] == 0
+    assert_error(api("GET", "/movies/999/actors"), 404)
+    assert_error(api("GET", "/actors/999/movies"), 404)
+    assert_error(api("GET", f"/movies/{m1['id']}/actors?movie_id=1"), 400, "movie_id")
+    assert_error(api("GET", f"/actors/{a['id']}/movies?actor_id=1"), 400, "actor_id")
+
+
+# --- lists: pagination, search, filters, sort ----------------------------------------------
+
+
+@pytest.fixture
+def catalogue(api):
+    actors = [new_actor(api, name, age, gender) for name, age, gender in [
+        ("Chris Pine", 45, "male"), ("Gal Gadot", 41, "female"), ("Viola Davis", 61, "Female"),
+        ("Riz Ahmed", 44, "male"), ("Florence Pugh", 30, "female"),
+    ]]
+    movies = [new_movie(api, title, date, actor_ids=ids) for title, date, ids in [
+        ("Raids of the Ice", "2017-04-29", [actors[0]["id"], actors[1]["id"]]),
+        ("The Quiet Harbour", "2019-09-13", [actors[2]["id"]]),
+        ("Glass Orchard", "2021-03-05", []),
+        ("100% Ice_Cold", "2015-01-01", [actors[0]["id"]]),
+        ("Night Train", "2018-11-23", [actors[3]["id"], actors[4]["id"]]),
+    ]]
+    return movies, actors
+
+
+def test_list_envelope_and_default_order(api, catalogue):
+    movies, _ = catalogue
+    body = api("GET", "/movies").json
+    assert body["success"] is True and body["total"] == 5 and body["page"] == 1 and body["per_page"] == 20
+    assert body["movies"] == movies  # by id, with cast
+
+
+@pytest.mark.parametrize("page,per_page,titles", [
+    (1, 2, ["Raids of the Ice", "The Quiet Harbour"]),
+    (3, 2, ["Night Train"]),
+    (4, 2, []),  # past the end: empty, with the true total
+    (1_000_000, 100, []),
+])
+def test_pagination_edges(api, catalogue, page, per_page, titles):
+    body = api("GET", f"/movies?page={page}&per_page={per_page}").json
+    assert [m["title"] for m in body["movies"]] == titles
+    assert (body["total"], body["page"], body["per_page"]) == (5, page, per_page)
+
+
+def test_search_is_case_insensitive_substring_with_literal_wildcards(api, catalogue):
+    assert {m["title"] for m in api("GET", "/movies?q=ICE").json["movies"]} == {"Raids of the Ice", "100% Ice_Cold"}
+    assert [m["title"] for m in api("GET", "/movies?q=%25").json["movies"]] == ["100% Ice_Cold"]
+    assert [m["title"] for m in api("GET", "/movies?q=e_C").json["movies"]] == ["100% Ice_Cold"]
+    assert api("GET", "/movies?q=zzz").json["total"] == 0
+    assert [a["name"] for a in api("GET", "/actors?q=pine").json["actors"]] == ["Chris Pine"]
+
+
+def test_movie_filters(api, catalogue):
+    movies, actors = catalogue
+
+    def titles(query):
+        return [m["title"] for m in api("GET", "/movies?" + query).json["movies"]]
+
+    assert titles("released_after=2018-11-23") == ["The Quiet Harbour", "Glass Orchard", "Night Train"]
+    assert titles("released_before=2017-04-29") == ["Raids of the Ice", "100% Ice_Cold"]
+    assert titles("released_after=2017-01-01&released_before=2019-01-01") == ["Raids of the Ice", "Night Train"]
+    assert titles(f"actor_id={actors[0]['id']}") == ["Raids of the Ice", "100% Ice_Cold"]
+    assert titles("actor_id=4242") == []
+
+
+def test_actor_filters(api, catalogue):
+    movies, _ = catalogue
+
+    def names(query):
+        return [a["name"] for a in api("GET", "/actors?" + query).json["actors"]]
+
+    assert names("gender=FEMALE") == ["Gal Gadot", "Viola Davis", "Florence Pugh"]
+    assert names("min_age=44") == ["Chris Pine", "Viola Davis", "Riz Ahmed"]
+    assert names("max_age=41") == ["Gal Gadot", "Florence Pugh"]
+    assert names("min_age=41&max_age=45") == ["Chris Pine", "Gal Gadot", "Riz Ahmed"]
+    assert names(f"movie_id={movies[0]['id']}") == ["Chris Pine", "Gal Gadot"]
+
+
+@pytest.mark.parametrize("query,first", [
+    ("sort=title", "100% Ice_Cold"), ("sort=-title", "The Quiet Harbour"),
+    ("sort=release_date", "100% Ice_Cold"), ("sort=-release_date", "Glass Orchard"),
+    ("sort=-id", "Night Train"), ("sort=id", "Raids of the Ice"),
+])
+def test_movie_sort(api, catalogue, query, first):
+    assert api("GET", "/movies?" + query).json["movies"][0]["title"] == first
+
+
+@pytest.mark.parametrize("query,order", [
+    ("sort=name", ["Chris Pine", "Florence Pugh", "Gal Gadot", "Riz Ahmed", "Viola Davis"]),
+    ("sort=-age", ["Viola Davis", "Chris Pine", "Riz Ahmed", "Gal Gadot", "Florence Pugh"]),
+    ("sort=age", ["Florence Pugh", "Gal Gadot", "Riz Ahmed", "Chris Pine", "Viola Davis"]),
+])
+def test_actor_sort(api, catalogue, query, order):
+    assert [a["name"] for a in api("GET", "/actors?" + query).json["actors"]] == order
+
+
+@pytest.mark.parametrize("path,field", [
+    ("/movies?page=0", "page"), ("/movies?page=1000001", "page"), ("/movies?page=abc", "page"),
+    ("/movies?page=1.5", "page"), ("/movies?per_page=0", "per_page"), ("/movies?per_page=101", "per_page"),
+    ("/movies?sort=name", "sort"), ("/movies?sort=--id", "sort"),
+    ("/movies?released_after=2020-02-30", "released_after"),
+    ("/movies?released_before=yesterday", "released_before"), ("/movies?actor_id=0", "actor_id"),
+    ("/movies?released_after=2020-01-02&released_before=2020-01-01", "released_before"),
+    ("/movies?q=" + "x" * 201, "q"), ("/movies?colour=red", "colour"), ("/movies?page=1&page=2", "page"),
+    ("/actors?min_age=-1", "min_age"), ("/actors?max_age=151", "max_age"), ("/actors?min_age=50&max_age=40", "max_age"),
+    ("/actors?sort=title", "sort"), ("/actors?movie_id=x", "movie_id"), ("/actors?gender=", "gender"),
+])
+def test_bad_query_parameters_are_400_naming_the_parameter(api, path, field):
+    assert_error(api("GET", path), 400, field)
+
+
+def test_list_runs_the_same_number_of_statements_whatever_the_page_size(api, app, count_statements):
+    actors = [new_actor(api, f"Actor {i}") for i in range(6)]
+    for i in range(30):
+        new_movie(api, f"Movie {i}", actor_ids=[a["id"] for a in actors[i % 3: i % 3 + 3]])
+    counts = {}
+    for path in ("/movies", "/actors", "/movies/1/actors", f"/actors/{actors[0]['id']}/movies"):
+        for per_page in (1, 100):
+            with count_statements() as statements:
+                response = api("GET", f"{path}?per_page={per_page}")
+            assert response.status_code == 200 and response.json["movies" if "movies" in response.json else "actors"]
+            counts[path, per_page] = statements()
+        assert counts[path, 1] == counts[path, 100], counts
+    assert counts["/movies", 100] <= 3
+
+
+# --- validation -----------------------------------------------------------------------------
+
+LONG = "x" * 201
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"release_date": "2017-04-29"}, "title"),
+    ({"title": "X"}, "release_date"),
+    ({"title": "", "release_date": "2017-04-29"}, "title"),
+    ({"title": "   ", "release_date": "2017-04-29"}, "title"),
+    ({"title": LONG, "release_date": "2017-04-29"}, "title"),
+    ({"title": 5, "release_date": "2017-04-29"}, "title"),
+    ({"title": None, "release_date": "2017-04-29"}, "title"),
+    ({"title": "X", "release_date": "2017-02-30"}, "release_date"),
+    ({"title": "X", "release_date": "29/04/2017"}, "release_date"),
+    ({"title": "X", "release_date": "2017-4-29"}, "release_date"),
+    ({"title": "X", "release_date": "2017-04-29T00:00:00"}, "release_date"),
+    ({"title": "X", "release_date": 1493424000}, "release_date"),
+    ({"title": "X", "release_date": None}, "release_date"),
+    ({"title": "X", "release_date": "2017-04-29", "actor_ids": [1, 1]}, "actor_ids"),
+    ({"title": "X", "release_date": "2017-04-29", "actor_ids": [999]}, "actor_ids"),
+    ({"title": "X", "release_date": "2017-04-29", "actor_ids": ["1"]}, "actor_ids"),
+    ({"title": "X", "release_date": "2017-04-29", "actor_ids": [0]}, "actor_ids"),
+    ({"title": "X", "release_date": "2017-04-29", "actor_ids": [2**40]}, "actor_ids"),
+    ({"title": "X", "release_date": "2017-04-29", "actor_ids": 1}, "actor_ids"),
+    ({"title": "X", "release_date": "2017-04-29", "actor_ids": None}, "actor_ids"),
+    ({"title": "X", "release_date": "2017-04-29", "rating": 5}, "rating"),
+])
+def test_movie_validation_is_422_naming_the_field(api, app, body, field):
+    before = row_counts(app)
+    assert_error(api("POST", "/movies", json=body), 422, field)
+    assert row_counts(app) == before
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"age": 30, "gender": "f"}, "name"),
+    ({"name": "A", "gender": "f"}, "age"),
+    ({"name": "A", "age": 30}, "gender"),
+    ({"name": "x" * 101, "age": 30, "gender": "f"}, "name"),
+    ({"name": " ", "age": 30, "gender": "f"}, "name"),
+    ({"name": "A", "age": 30.5, "gender": "f"}, "age"),
+    ({"name": "A", "age": True, "gender": "f"}, "age"),
+    ({"name": "A", "age": "30", "gender": "f"}, "age"),
+    ({"name": "A", "age": -1, "gender": "f"}, "age"),
+    ({"name": "A", "age": 151, "gender": "f"}, "age"),
+    ({"name": "A", "age": None, "gender": "f"}, "age"),
+    ({"name": "A", "age": 30, "gender": "g" * 51}, "gender"),
+    ({"name": "A", "age": 30, "gender": ""}, "gender"),
+    ({"name": "A", "age": 30, "gender": ["f"]}, "gender"),
+    ({"name": "A", "age": 30, "gender": "f", "movie_ids": [7, 7]}, "movie_ids"),
+    ({"name": "A", "age": 30, "gender": "f", "movie_ids": [12345]}, "movie_ids"),
+    ({"name": "A", "age": 30, "gender": "f", "id": 3}, "id"),
+])
+def test_actor_validation_is_422_naming_the_field(api, app, body, field):
+    before = row_counts(app)
+    assert_error(api("POST", "/actors", json=body), 422, field)
+    assert row_counts(app) == before
+
+
+def test_age_accepts_integral_numbers_and_the_range_ends(api):
+    assert new_actor(api, age=30.0)["age"] == 30
+    assert new_actor(api, age=0)["age"] == 0
+    assert new_actor(api, age=150)["age"] == 150
+
+
+def test_every_failing_field_is_named(api):
+    body = assert_error(api("POST", "/actors", json={"name": "", "age": "x", "extra": 1}), 422)
+    assert set(body["details"]) == {"name", "age", "gender", "extra"}
+    assert body["details"]["name"] == ["must not be empty"]
+    assert body["message"].startswith("name must not be empty")
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"title": None}, "title"), ({"title": ""}, "title"), ({"release_date": None}, "release_date"),
+    ({"release_date": "2021-13-01"}, "release_date"), ({"actor_ids": None}, "actor_ids"),
+    ({"actor_ids": [424242]}, "actor_ids"), ({"id": 9}, "id"),
+])
+def test_patch_movie_validation_leaves_the_record_unchanged(api, body, field):
+    actor = new_actor(api)
+    movie = new_movie(api, actor_ids=[actor["id"]])
+    assert_error(api("PATCH", f"/movies/{movie['id']}", json=body), 422, field)
+    assert api("GET", f"/movies/{movie['id']}").json["movie"] == movie
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"name": None}, "name"), ({"age": 200}, "age"), ({"age": None}, "age"), ({"gender": 1}, "gender"),
+    ({"movie_ids": [1, 1]}, "movie_ids"),
+])
+def test_patch_actor_validation_leaves_the_record_unchanged(api, body, field):
+    actor = new_actor(api)
+    assert_error(api("PATCH", f"/actors/{actor['id']}", json=body), 422, field)
+    assert api("GET", f"/actors/{actor['id']}").json["actor"] == actor
+
+
+@pytest.mark.parametrize("method,path", [("POST", "/movies"), ("POST", "/actors"), ("PATCH", "/movies/1"),
+                                         ("PATCH", "/actors/1")])
+@pytest.mark.parametrize("data,content_type,status", [
+    ("{not json", "application/json", 400),
+    ("", "application/json", 400),
+    ("[1, 2]", "application/json", 400),
+    ('"text"', "application/json", 400),
+    ("null", "application/json", 400),
+    ('{"age": NaN}', "application/json", 400),
+    (b'{"title": "\xff"}', "application/json", 400),
+    ("[" * 100_00 + "]" * 100_00, "application/json", 400),
+    ('{"title": "X"}', "text/plain", 415),
+    ("title=X", "application/x-www-form-urlencoded", 415),
+    ('{"title": "X"}', None, 415),
+])
+def test_bodies_that_are_not_json_objects(api, app, method, path, data, content_type, status):
+    new_movie(api), new_actor(api)
+    before = row_counts(app)
+    headers = {"Content-Type": content_type} if content_type else {}
+    assert_error(api(method, path, data=data, headers=headers), status)
+    assert row_counts(app) == before
+
+
+def test_json_with_charset_and_vendor_types_are_accepted(api):
+    body = json.dumps({"title": "X", "release_date": "2020-01-01"})
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        assert api("POST", "/movies", data=body, headers={"Content-Type": content_type}).status_code == 201
+
+
+def test_body_over_64_kib_is_413(api, app):
+    body = json.dumps({"title": "X", "release_date": "2020-01-01", "pad": "y" * 70_000})
+    assert_error(api("POST", "/movies", data=body, content_type="application/json"), 413)
+    assert row_counts(app) == (0, 0, 0)
+
+
+def test_method_not_allowed_is_json_405_with_allow(api):
+    response = api("PUT", "/movies")
+    assert_error(response, 405)
+    assert "POST" in response.headers["Allow"]
+
+
+# --- failures leave no trace, races never 500 -------------------------------------------------
+
+
+def test_unexpected_exception_is_a_generic_500_and_rolls_back(make_app, _schema, app, caplog):
+    failing = make_app()
+
+    @failing.get("/boom")
+    def boom():
+        db.session.add(Actor(name="ghost", age=1, gender="x"))
+        db.session.flush()
+        raise RuntimeError("secret detail")
+
+    response = failing.test_client().get("/boom")
+    body = assert_error(response, 500)
+    assert "secret" not in response.get_data(as_text=True) and body["message"] == "internal server error"
+    assert "secret detail" in caplog.text  # logged with its traceback server-side
+    assert row_counts(app) == (0, 0, 0)
+
+
+def test_integrity_error_from_a_race_is_409_and_nothing_is_written(api, app):
+    """A casting that loses a race against a delete hits the foreign key: a 409, never a 500."""
+    movie, actor = new_movie(api), new_actor(api)
+    with app.app_context():
+        engine = db.engine
+
+    fired = []
+
+    def delete_actor_first(conn, cursor, statement, *args):
+        # Just before the casting row goes in, another connection deletes the actor.
+        if statement.lstrip().upper().startswith("INSERT INTO MOVIE_ACTORS") and not fired:
+            fired.append(statement)
+            with engine.begin() as other:
+                other.execute(Actor.__table__.delete())
+
+    event.listen(engine, "before_cursor_execute", delete_actor_first)
+    try:
+        response = api("PUT", f"/movies/{movie['id']}/actors/{actor['id']}")
+    finally:
+        event.remove(engine, "before_cursor_execute", delete_actor_first)
+    assert fired
+    assert_error(response, 409)
+    assert row_counts(app) == (1, 0, 0)
+
+
+def test_concurrent_patch_and_delete_never_500(api, app, producer):
+    """PATCH, PATCH and DELETE of one movie at the same moment: each a 200 or a 404, never a 500."""
+    outcomes = []
+    for round_ in range(8):
+        movie = new_movie(api, f"Race {round_}", actor_ids=[new_actor(api, f"Actor {round_}")["id"]])
+        barrier = threading.Barrier(3)
+
+        def hit(method, body=None, movie_id=movie["id"], barrier=barrier):
+            client = app.test_client()
+            barrier.wait(timeout=10)
+            response = client.open(f"/movies/{movie_id}", method=method, headers=producer, json=body)
+            outcomes.append((method, response.status_code))
+
+        threads = [threading.Thread(target=hit, args=("PATCH", {"title": "New", "actor_ids": []})),
+                   threading.Thread(target=hit, args=("DELETE",)),
+                   threading.Thread(target=hit, args=("PATCH", {"title": "Other"}))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert len(outcomes) == 24
+    assert all(status in (200, 404) for _, status in outcomes), outcomes
+    assert [status for method, status in outcomes if method == "DELETE"] == [200] * 8
+    assert row_counts(app)[0] == 0
