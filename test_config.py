@@ -1,0 +1,65 @@
+"""Configuration from the environment, and the CLI's demo catalogue."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+import config
+from cli import DEMO_ACTORS, DEMO_MOVIES, seed_demo
+from models import Movie, db, movie_actors
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("postgres://u:p@h:5432/d", "postgresql+psycopg2://u:p@h:5432/d"),
+    ("postgresql://u:p@h/d", "postgresql+psycopg2://u:p@h/d"),
+    ("postgresql+psycopg2://u@h/d", "postgresql+psycopg2://u@h/d"),
+    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+])
+def test_database_url_pins_psycopg2(raw, expected):
+    assert config.database_url(raw, "/srv/instance") == expected
+
+
+def test_default_database_is_sqlite_under_instance():
+    assert config.database_url(None, "/srv/instance") == "sqlite:////srv/instance/casting.db"
+    assert config.load("/srv/instance", {})["SQLALCHEMY_DATABASE_URI"] == "sqlite:////srv/instance/casting.db"
+
+
+def test_heroku_url_reaches_the_engine_as_psycopg2(make_app):
+    app = make_app(SQLALCHEMY_DATABASE_URI="postgres://user:pw@127.0.0.1:5432/nowhere")
+    with app.app_context():
+        assert db.engine.dialect.driver == "psycopg2"
+
+
+@pytest.mark.parametrize("env,production", [
+    ({}, False), ({"APP_ENV": "production"}, True), ({"APP_ENV": "Production "}, True),
+    ({"DYNO": "web.1"}, True), ({"APP_ENV": "development"}, False),
+])
+def test_production_is_app_env_or_heroku(env, production):
+    assert config.is_production(env) is production
+
+
+def test_production_refuses_sqlite():
+    settings = config.load("/srv/instance", {"APP_ENV": "production", "AUTH0_DOMAIN": "t.auth0.com",
+                                             "API_AUDIENCE": "casting"})
+    with pytest.raises(config.ConfigError, match="SQLite"):
+        config.check_production(settings)
+
+
+def test_body_limit_is_64_kib():
+    assert config.load("/srv/instance", {})["MAX_CONTENT_LENGTH"] == 64 * 1024
+
+
+def test_seed_loads_a_dozen_of_each_and_is_idempotent(app):
+    with app.app_context():
+        assert seed_demo() == (len(DEMO_MOVIES), len(DEMO_ACTORS))
+        castings = db.session.scalar(select(func.count()).select_from(movie_actors))
+        assert seed_demo() == (0, 0)
+        assert db.session.scalar(select(func.count()).select_from(Movie)) == len(DEMO_MOVIES) >= 12
+        assert db.session.scalar(select(func.count()).select_from(movie_actors)) == castings > 0
+
+
+def test_seed_command(app):
+    result = app.test_cli_runner().invoke(args=["seed"])
+    assert result.exit_code == 0 and "seeded 12 movies and 12 actors" in result.output
+    assert "seeded 0 movies and 0 actors" in app.test_cli_runner().invoke(args=["seed"]).output
