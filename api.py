@@ -12,20 +12,27 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 from werkzeug.routing import BaseConverter
-from werkzeug.routing import ValidationError as NoMatch
 
 from auth import requires_auth
 from errors import ApiError, ServiceUnavailable, not_found, validation_error
-from models import ID_MAX, Actor, Movie, db, movie_actors
+from models import Actor, Movie, db, movie_actors
+from openapi import BODY_ERRORS, operation
 from schemas import (
     ActorCreate,
+    ActorEnvelope,
     ActorFilmographyQuery,
+    ActorList,
     ActorListQuery,
     ActorUpdate,
+    Deleted,
+    Health,
     MovieCastQuery,
     MovieCreate,
+    MovieEnvelope,
+    MovieList,
     MovieListQuery,
     MovieUpdate,
+    Ready,
 )
 
 bp = Blueprint("api", __name__)
@@ -33,15 +40,12 @@ Schema = TypeVar("Schema", bound=BaseModel)
 
 
 class IdConverter(BaseConverter):
-    """A record id in a path: 1..2**31-1, anything else is simply no such route (404)."""
+    """A record id in a path: up to ten digits; ids no record can have (0, > 2**31-1) simply find nothing (404)."""
 
     regex = r"[0-9]{1,10}"
 
     def to_python(self, value: str) -> int:
-        number = int(value)
-        if not 1 <= number <= ID_MAX:
-            raise NoMatch()
-        return number
+        return int(value)
 
     def to_url(self, value: int) -> str:
         return str(value)
@@ -215,6 +219,7 @@ def _created(key: str, record, shape, endpoint: str, **ids):
 
 @bp.get("/movies")
 @requires_auth("get:movies")
+@operation(MovieList, query=MovieListQuery)
 def list_movies():
     """List movies, with search, filters, sort and pagination."""
     params = query_args(MovieListQuery)
@@ -223,6 +228,7 @@ def list_movies():
 
 @bp.get("/movies/<id:movie_id>")
 @requires_auth("get:movies")
+@operation(MovieEnvelope)
 def get_movie(movie_id: int):
     """Get one movie with its cast."""
     return {"success": True, "movie": movie_json(load_movie(movie_id))}
@@ -230,6 +236,8 @@ def get_movie(movie_id: int):
 
 @bp.post("/movies")
 @requires_auth("post:movies")
+@operation(MovieEnvelope, status=201, body=MovieCreate, errors=BODY_ERRORS,
+           links={"movie_id": "$response.body#/movie/id"})
 def create_movie():
     """Create a movie, optionally with its cast."""
     body = json_body(MovieCreate)
@@ -242,6 +250,7 @@ def create_movie():
 
 @bp.patch("/movies/<id:movie_id>")
 @requires_auth("patch:movies")
+@operation(MovieEnvelope, body=MovieUpdate, errors=BODY_ERRORS)
 def update_movie(movie_id: int):
     """Change some fields of a movie; `actor_ids` replaces the cast."""
     body = json_body(MovieUpdate)
@@ -257,6 +266,7 @@ def update_movie(movie_id: int):
 
 @bp.delete("/movies/<id:movie_id>")
 @requires_auth("delete:movies")
+@operation(Deleted, errors=(409,))
 def delete_movie(movie_id: int):
     """Delete a movie and its castings (its actors stay)."""
     return _delete(Movie, movie_id, "movie")
@@ -264,6 +274,7 @@ def delete_movie(movie_id: int):
 
 @bp.get("/movies/<id:movie_id>/actors")
 @requires_auth("get:actors")
+@operation(ActorList, query=MovieCastQuery)
 def list_movie_actors(movie_id: int):
     """List the actors cast in a movie, with the actor list's filters."""
     params = query_args(MovieCastQuery)
@@ -274,6 +285,7 @@ def list_movie_actors(movie_id: int):
 
 @bp.put("/movies/<id:movie_id>/actors/<id:actor_id>")
 @requires_auth("patch:movies")
+@operation(MovieEnvelope, errors=(400, 409))
 def cast_actor(movie_id: int, actor_id: int):
     """Cast an actor in a movie (idempotent)."""
     no_body()
@@ -287,6 +299,7 @@ def cast_actor(movie_id: int, actor_id: int):
 
 @bp.delete("/movies/<id:movie_id>/actors/<id:actor_id>")
 @requires_auth("patch:movies")
+@operation(MovieEnvelope, errors=(409,))
 def uncast_actor(movie_id: int, actor_id: int):
     """Remove an actor from a movie's cast (404 when not cast)."""
     removed = db.session.execute(
@@ -305,6 +318,7 @@ def uncast_actor(movie_id: int, actor_id: int):
 
 @bp.get("/actors")
 @requires_auth("get:actors")
+@operation(ActorList, query=ActorListQuery)
 def list_actors():
     """List actors, with search, filters, sort and pagination."""
     params = query_args(ActorListQuery)
@@ -313,6 +327,7 @@ def list_actors():
 
 @bp.get("/actors/<id:actor_id>")
 @requires_auth("get:actors")
+@operation(ActorEnvelope)
 def get_actor(actor_id: int):
     """Get one actor with their movies."""
     return {"success": True, "actor": actor_json(load_actor(actor_id))}
@@ -320,6 +335,8 @@ def get_actor(actor_id: int):
 
 @bp.post("/actors")
 @requires_auth("post:actors")
+@operation(ActorEnvelope, status=201, body=ActorCreate, errors=BODY_ERRORS,
+           links={"actor_id": "$response.body#/actor/id"})
 def create_actor():
     """Create an actor, optionally cast in movies."""
     body = json_body(ActorCreate)
@@ -332,6 +349,7 @@ def create_actor():
 
 @bp.patch("/actors/<id:actor_id>")
 @requires_auth("patch:actors")
+@operation(ActorEnvelope, body=ActorUpdate, errors=BODY_ERRORS)
 def update_actor(actor_id: int):
     """Change some fields of an actor; `movie_ids` replaces their movies."""
     body = json_body(ActorUpdate)
@@ -347,6 +365,7 @@ def update_actor(actor_id: int):
 
 @bp.delete("/actors/<id:actor_id>")
 @requires_auth("delete:actors")
+@operation(Deleted, errors=(409,))
 def delete_actor(actor_id: int):
     """Delete an actor and their castings (the movies stay)."""
     return _delete(Actor, actor_id, "actor")
@@ -354,6 +373,7 @@ def delete_actor(actor_id: int):
 
 @bp.get("/actors/<id:actor_id>/movies")
 @requires_auth("get:movies")
+@operation(MovieList, query=ActorFilmographyQuery)
 def list_actor_movies(actor_id: int):
     """List the movies an actor is cast in, with the movie list's filters."""
     params = query_args(ActorFilmographyQuery)
@@ -366,12 +386,14 @@ def list_actor_movies(actor_id: int):
 
 
 @bp.get("/health")
+@operation(Health)
 def health():
     """The process is up (no database involved)."""
     return {"status": "ok"}
 
 
 @bp.get("/ready")
+@operation(Ready, errors=(500, 503))
 def ready():
     """The database answers: 200, or a 503 error."""
     try:

@@ -14,6 +14,7 @@ import auth
 import cli
 import config
 import errors
+import openapi
 from models import db
 
 
@@ -42,4 +43,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.url_map.converters["id"] = api.IdConverter
     app.url_map.strict_slashes = False
     app.register_blueprint(api.bp)
+    app.register_blueprint(openapi.docs)
     return app

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+import openapi
 from auth import ROLE_PERMISSIONS
 from models import Actor, Movie, db
 
@@ -82,3 +84,8 @@ def register(app: Flask) -> None:
         if issuer is None:
             raise click.ClickException("AUTH0_DOMAIN is set: tokens come from Auth0, not from this command")
         click.echo(issuer.mint(role, expires_in=expires_in))
+
+    @app.cli.command("openapi")
+    def openapi_document():
+        """Print the OpenAPI document (the committed openapi.json is this output)."""
+        click.echo(json.dumps(openapi.build(current_app), indent=2))

@@ -50,10 +50,11 @@ _MESSAGES = {
 def _describe(error: dict) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    if kind == "string_too_long":
-        return f"must be at most {ctx['max_length']} characters"
-    if kind == "too_long":
-        return f"must have at most {ctx['max_length']} items"
+    if kind in {"string_too_long", "too_long"}:
+        unit = "items" if isinstance(error.get("input"), list) else "characters"
+        return f"must have at most {ctx['max_length']} {unit}"
+    if kind == "too_short":
+        return "must not be empty"
     if kind in {"greater_than_equal", "less_than_equal"}:
         return error["msg"].replace("Input should be", "must be")
     if kind in _MESSAGES:

@@ -17,7 +17,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
@@ -57,28 +56,45 @@ def _query_integer(value: Any) -> Any:
     return _json_integer(value)
 
 
-JsonInt = Annotated[int, BeforeValidator(_json_integer), WithJsonSchema({"type": "integer"})]
-QueryInt = Annotated[int, BeforeValidator(_query_integer), WithJsonSchema({"type": "integer"})]
-IsoDate = Annotated[
-    dt.date,
-    BeforeValidator(_iso_date),
-    WithJsonSchema({"type": "string", "format": "date", "example": "2017-04-29"}),
-]
+def _json_int(minimum: int, maximum: int) -> Any:
+    return Annotated[int, Field(ge=minimum, le=maximum), BeforeValidator(_json_integer)]
+
+
+def _query_int(minimum: int, maximum: int) -> Any:
+    return Annotated[int, Field(ge=minimum, le=maximum), BeforeValidator(_query_integer)]
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+
+
+def _trimmed(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "must be a string")
+    return value.strip()
 
 
 def _text(max_length: int) -> Any:
+    """A string of 1..max_length characters once surrounding whitespace is trimmed (and stored trimmed).
+
+    The JSON schema says the same with a pattern, since maxLength would count the whitespace too.
+    """
     return Annotated[
         str,
-        Field(strict=True),
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
+        BeforeValidator(_trimmed),
+        StringConstraints(min_length=1, max_length=max_length),
+        WithJsonSchema({
+            "type": "string",
+            "pattern": rf"^\s*\S(?:[\s\S]{{0,{max_length - 2}}}\S)?\s*$",
+            "description": f"1 to {max_length} characters after trimming surrounding whitespace",
+        }),
     ]
 
 
 Title = _text(TITLE_MAX)
 Name = _text(NAME_MAX)
 Gender = _text(GENDER_MAX)
-Age = Annotated[JsonInt, Field(ge=AGE_MIN, le=AGE_MAX)]
-RecordId = Annotated[JsonInt, Field(ge=1, le=ID_MAX)]
+Age = _json_int(AGE_MIN, AGE_MAX)
+RecordId = _json_int(1, ID_MAX)
 IdList = Annotated[list[RecordId], Field(max_length=1000)]
 
 
@@ -123,11 +139,11 @@ class ActorUpdate(_Body):
 
 # --- list queries -----------------------------------------------------------
 
-Page = Annotated[QueryInt, Field(ge=1, le=1_000_000)]
-PerPage = Annotated[QueryInt, Field(ge=1, le=100)]
+Page = _query_int(1, 1_000_000)
+PerPage = _query_int(1, 100)
 Search = Annotated[str, StringConstraints(max_length=200)]
-QueryId = Annotated[QueryInt, Field(ge=1, le=ID_MAX)]
-QueryAge = Annotated[QueryInt, Field(ge=AGE_MIN, le=AGE_MAX)]
+QueryId = _query_int(1, ID_MAX)
+QueryAge = _query_int(AGE_MIN, AGE_MAX)
 
 
 class _ListQuery(BaseModel):
@@ -145,14 +161,6 @@ class ActorFilmographyQuery(_ListQuery):
     released_after: IsoDate | None = None
     released_before: IsoDate | None = None
 
-    @field_validator("released_before")
-    @classmethod
-    def _ordered_dates(cls, before: dt.date | None, info: ValidationInfo) -> dt.date | None:
-        after = info.data.get("released_after")
-        if before is not None and after is not None and after > before:
-            raise PydanticCustomError("range", "must not be earlier than released_after")
-        return before
-
 
 class MovieListQuery(ActorFilmographyQuery):
     actor_id: QueryId | None = None
@@ -162,17 +170,9 @@ class MovieCastQuery(_ListQuery):
     """The actor list's parameters; GET /movies/{id}/actors takes these."""
 
     sort: Literal["id", "-id", "name", "-name", "age", "-age"] = "id"
-    gender: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=GENDER_MAX)] | None = None
+    gender: Gender | None = None
     min_age: QueryAge | None = None
     max_age: QueryAge | None = None
-
-    @field_validator("max_age")
-    @classmethod
-    def _ordered_ages(cls, max_age: int | None, info: ValidationInfo) -> int | None:
-        min_age = info.data.get("min_age")
-        if max_age is not None and min_age is not None and min_age > max_age:
-            raise PydanticCustomError("range", "must not be less than min_age")
-        return max_age
 
 
 class ActorListQuery(MovieCastQuery):
@@ -212,3 +212,41 @@ class ErrorBody(BaseModel):
     error: int
     message: str
     details: dict[str, list[str]] | None = None
+
+
+class _Envelope(BaseModel):
+    success: Literal[True] = True
+
+
+class MovieEnvelope(_Envelope):
+    movie: MoviePublic
+
+
+class ActorEnvelope(_Envelope):
+    actor: ActorPublic
+
+
+class _Pagination(_Envelope):
+    total: int = Field(ge=0, description="matching records in all pages")
+    page: int = Field(ge=1)
+    per_page: int = Field(ge=1, le=100)
+
+
+class MovieList(_Pagination):
+    movies: list[MoviePublic]
+
+
+class ActorList(_Pagination):
+    actors: list[ActorPublic]
+
+
+class Deleted(_Envelope):
+    deleted: int = Field(description="the id of the deleted record")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]

@@ -265,6 +265,7 @@ def test_movie_filters(api, catalogue):
     assert titles("released_after=2017-01-01&released_before=2019-01-01") == ["Raids of the Ice", "Night Train"]
     assert titles(f"actor_id={actors[0]['id']}") == ["Raids of the Ice", "100% Ice_Cold"]
     assert titles("actor_id=4242") == []
+    assert titles("released_after=2020-01-01&released_before=2019-01-01") == []  # an empty range, not an error
 
 
 def test_actor_filters(api, catalogue):
@@ -278,6 +279,7 @@ def test_actor_filters(api, catalogue):
     assert names("max_age=41") == ["Gal Gadot", "Florence Pugh"]
     assert names("min_age=41&max_age=45") == ["Chris Pine", "Gal Gadot", "Riz Ahmed"]
     assert names(f"movie_id={movies[0]['id']}") == ["Chris Pine", "Gal Gadot"]
+    assert names("min_age=50&max_age=40") == []
 
 
 @pytest.mark.parametrize("query,first", [
@@ -304,9 +306,8 @@ def test_actor_sort(api, catalogue, query, order):
     ("/movies?sort=name", "sort"), ("/movies?sort=--id", "sort"),
     ("/movies?released_after=2020-02-30", "released_after"),
     ("/movies?released_before=yesterday", "released_before"), ("/movies?actor_id=0", "actor_id"),
-    ("/movies?released_after=2020-01-02&released_before=2020-01-01", "released_before"),
     ("/movies?q=" + "x" * 201, "q"), ("/movies?colour=red", "colour"), ("/movies?page=1&page=2", "page"),
-    ("/actors?min_age=-1", "min_age"), ("/actors?max_age=151", "max_age"), ("/actors?min_age=50&max_age=40", "max_age"),
+    ("/actors?min_age=-1", "min_age"), ("/actors?max_age=151", "max_age"),
     ("/actors?sort=title", "sort"), ("/actors?movie_id=x", "movie_id"), ("/actors?gender=", "gender"),
 ])
 def test_bad_query_parameters_are_400_naming_the_parameter(api, path, field):

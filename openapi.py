@@ -1,0 +1,254 @@
+"""The OpenAPI 3.1 document, generated from the routes and the same pydantic schemas that validate requests.
+
+A view declares what it reads and answers with `@operation(...)`; its docstring
+is the summary and `requires_auth` supplies the permission. `build(app)` walks
+the URL map, so a route without a description cannot hide from the document.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import swagger_ui
+from flask import Blueprint, Flask, current_app, render_template_string
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from schemas import ErrorBody
+
+TITLE = "Casting Agency API"
+VERSION = "1.0.0"
+REF = "#/components/schemas/{model}"
+
+ERROR_DESCRIPTIONS = {
+    400: "Bad request: the body is not valid JSON or not an object, or a query parameter is wrong",
+    401: "No token, or a token that is malformed, expired, or signed, issued or addressed wrongly",
+    403: "A valid token without the required permission",
+    404: "No such record",
+    409: "The request lost a race against a concurrent change; nothing was written",
+    413: "The body is larger than 64 KiB",
+    415: "The body is not application/json",
+    422: "Well-formed JSON that breaks a validation rule; `details` names each field",
+    429: "Rate limit exceeded",
+    500: "Unexpected server error (logged; the message is generic)",
+    503: "The database or the token issuer's key set cannot be reached",
+}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "The bearer challenge (RFC 6750)", "schema": {"type": "string"}}},
+    403: {"WWW-Authenticate": {"description": "The bearer challenge (RFC 6750)", "schema": {"type": "string"}}},
+    429: RETRY_AFTER,
+    503: RETRY_AFTER,
+}
+# Every guarded operation can answer these, whatever it does.
+COMMON_ERRORS = (401, 403, 429, 500, 503)
+BODY_ERRORS = (400, 409, 413, 415, 422)
+
+
+def operation(response: type[BaseModel], *, status: int = 200, query: type[BaseModel] | None = None,
+              body: type[BaseModel] | None = None, errors: tuple[int, ...] = (), links: dict | None = None):
+    """Describe a view for the OpenAPI document (it does not change what the view does).
+
+    `links` maps a path parameter to where the success response carries it
+    (`{"movie_id": "$response.body#/movie/id"}`): every operation whose path
+    parameters it covers gets an OpenAPI link, which stateful testing follows.
+    """
+
+    def decorate(view):
+        view.openapi = {"response": response, "status": status, "query": query, "body": body,
+                        "errors": errors, "links": links or {}}
+        return view
+
+    return decorate
+
+
+def _path(rule: str) -> str:
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
+
+
+def _without_null(schema: dict) -> dict:
+    """Query parameters are strings or absent, never null: drop pydantic's `anyOf [..., null]`."""
+    options = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+    if len(options) == 1:
+        schema = {**{k: v for k, v in schema.items() if k not in {"anyOf", "default"}}, **options[0]}
+    schema.pop("title", None)
+    return schema
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict]:
+    schema = model.model_json_schema()
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in schema.get("required", []),
+            "description": prop.get("description") or _QUERY_HELP.get(name, ""),
+            "schema": _without_null(dict(prop)),
+        }
+        for name, prop in schema["properties"].items()
+    ]
+
+
+_QUERY_HELP = {
+    "page": "Page number, from 1",
+    "per_page": "Records per page",
+    "q": "Case-insensitive substring of the title or name",
+    "sort": "Sort field; a leading `-` sorts descending (ties are broken by id)",
+    "released_after": "Released on or after this date",
+    "released_before": "Released on or before this date (not earlier than released_after)",
+    "actor_id": "Only movies this actor is cast in",
+    "movie_id": "Only actors cast in this movie",
+    "gender": "Case-insensitive exact match",
+    "min_age": "Age at least",
+    "max_age": "Age at most (not less than min_age)",
+}
+
+
+def _error_response(status: int) -> dict:
+    response = {
+        "description": ERROR_DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}},
+    }
+    if status in ERROR_HEADERS:
+        response["headers"] = ERROR_HEADERS[status]
+    return response
+
+
+def build(app: Flask) -> dict:
+    described = [(rule, app.view_functions[rule.endpoint]) for rule in app.url_map.iter_rules()]
+    described = [(rule, view) for rule, view in described if hasattr(view, "openapi")]
+    models = {ErrorBody}
+    for _, view in described:
+        models.add(view.openapi["response"])
+        if view.openapi["body"]:
+            models.add(view.openapi["body"])
+    _, definitions = models_json_schema(
+        [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)], ref_template=REF
+    )
+
+    paths: dict[str, dict] = {}
+    for rule, view in sorted(described, key=lambda item: item[0].rule):
+        path = _path(rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(rule, view, path)
+    _add_links(paths, described)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": TITLE,
+            "version": VERSION,
+            "description": "Movies, actors and castings for a film casting agency. Every error has the "
+                           "`ErrorBody` shape. Tokens are Auth0 (or local) RS256 JWTs whose `permissions` "
+                           "claim grants each operation.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": definitions["$defs"],
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }
+
+
+def _add_links(paths: dict, described: list) -> None:
+    targets = [
+        (operation_spec["operationId"], set(re.findall(r"{([^}]+)}", path)))
+        for path, operations in paths.items()
+        for operation_spec in operations.values()
+    ]
+    for rule, view in described:
+        links = view.openapi["links"]
+        if not links:
+            continue
+        path = _path(rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation_spec = paths[path][method.lower()]
+            response = operation_spec["responses"][str(view.openapi["status"])]
+            response["links"] = {
+                target: {"operationId": target, "parameters": {name: links[name] for name in params}}
+                for target, params in sorted(targets)
+                if params and params <= links.keys()
+            }
+
+
+def _operation(rule, view, path: str) -> dict:
+    spec = view.openapi
+    summary, _, description = (view.__doc__ or "").strip().partition("\n")
+    operation_spec: dict = {"operationId": rule.endpoint.rsplit(".", 1)[-1], "summary": summary.strip(),
+                            "tags": [path.strip("/").split("/")[0]]}
+    if description.strip():
+        operation_spec["description"] = description.strip()
+    parameters = [
+        {"name": name, "in": "path", "required": True,
+         "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+        for name in re.findall(r"{([^}]+)}", path)
+    ]
+    if spec["query"]:
+        parameters += _query_parameters(spec["query"])
+    if parameters:
+        operation_spec["parameters"] = parameters
+    if spec["body"]:
+        operation_spec["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=spec["body"].__name__)}}},
+        }
+    success = {
+        "description": "Success",
+        "content": {"application/json": {"schema": {"$ref": REF.format(model=spec["response"].__name__)}}},
+    }
+    if spec["status"] == 201:
+        success["headers"] = {"Location": {"description": "Path of the new record", "schema": {"type": "string"}}}
+    responses = {str(spec["status"]): success}
+    permission = getattr(view, "required_permission", None)
+    errors = set(spec["errors"])
+    if permission:
+        errors |= set(COMMON_ERRORS)
+        operation_spec["security"] = [{"bearerAuth": []}]
+        operation_spec["x-required-permission"] = permission
+        operation_spec["description"] = (operation_spec.get("description", "") +
+                                         f"\n\nRequires the `{permission}` permission.").strip()
+    if spec["query"]:
+        errors.add(400)
+    if parameters and any(p["in"] == "path" for p in parameters):
+        errors.add(404)
+    for status in sorted(errors):
+        responses[str(status)] = _error_response(status)
+    operation_spec["responses"] = responses
+    return operation_spec
+
+
+# --- serving: /openapi.json and /docs -----------------------------------------------------
+
+SWAGGER_ASSETS = Path(swagger_ui.__file__).parent / "static"
+docs = Blueprint("docs", __name__, static_folder=str(SWAGGER_ASSETS), static_url_path="/docs/assets")
+
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{{ title }} - documentation</title>
+  <link rel="stylesheet" href="{{ url_for('docs.static', filename='swagger-ui.css') }}">
+</head>
+<body>
+  <div id="swagger-ui" data-spec-url="{{ url_for('docs.spec') }}"></div>
+  <script src="{{ url_for('docs.static', filename='swagger-ui-bundle.js') }}"></script>
+  <script src="{{ url_for('static', filename='docs.js') }}"></script>
+</body>
+</html>
+"""
+
+
+@docs.get("/openapi.json")
+def spec():
+    """The OpenAPI 3.1 document."""
+    if "openapi_document" not in current_app.extensions:
+        current_app.extensions["openapi_document"] = build(current_app)
+    return current_app.extensions["openapi_document"]
+
+
+@docs.get("/docs")
+def page():
+    """Interactive documentation (Swagger UI served from the installed package: no CDN)."""
+    return render_template_string(DOCS_PAGE, title=TITLE)
