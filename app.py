@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 from flask import Flask
@@ -14,7 +13,9 @@ import auth
 import cli
 import config
 import errors
+import middleware
 import openapi
+import ratelimit
 from models import db
 
 
@@ -28,9 +29,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = config.database_url(app.config["SQLALCHEMY_DATABASE_URI"],
                                                                 app.instance_path)
     config.check_production(app.config)
-    if not app.logger.handlers or app.config["PRODUCTION"]:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if app.config["PRODUCTION"]:
+        app.debug = False
+    if not app.testing:
+        middleware.configure_logging()
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", config.engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config["DB_CONNECT_TIMEOUT_SECONDS"],
+        app.config["DB_STATEMENT_TIMEOUT_MS"]))
 
+    middleware.init_app(app)
     db.init_app(app)
     Migrate(app, db, render_as_batch=True)
     origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
@@ -38,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         origins = ["*"]
     CORS(app, origins=origins, allow_headers=["Authorization", "Content-Type"], max_age=600)
     auth.init_app(app)
+    ratelimit.limiter.init_app(app)
     errors.register(app)
     cli.register(app)
     app.url_map.converters["id"] = api.IdConverter

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, current_app, g, request
 from jwt.algorithms import RSAAlgorithm
 
+import ratelimit
 from config import ConfigError
 from errors import ApiError, ServiceUnavailable
 
@@ -234,29 +235,36 @@ def bearer_token(header: str | None) -> str | None:
     return token
 
 
+def authenticate() -> dict | None:
+    """The verified claims of this request's token, or None when no token came (verified once per request)."""
+    if "claims" not in g:
+        token = bearer_token(request.headers.get("Authorization"))
+        g.claims = None if token is None else current_app.extensions["token_verifier"].verify(token)
+    return g.claims
+
+
 def requires_auth(permission: str):
     """Guard a view: a verified token carrying `permission`, its claims left on `g.claims`.
 
     With PUBLIC_READS, GET needs no token (a token that is sent is still checked).
+    Reads and writes are rate limited separately (ratelimit.py).
     """
+    is_read = permission.startswith("get:")
 
     def decorator(view):
         @wraps(view)
         def guarded(*args, **kwargs):
-            public = current_app.config["PUBLIC_READS"] and request.method in ("GET", "HEAD")
-            token = bearer_token(request.headers.get("Authorization"))
-            g.claims = None
-            if token is None:
+            public = is_read and current_app.config["PUBLIC_READS"]
+            claims = authenticate()
+            if claims is None:
                 if not public:
                     raise AuthError(401, None)
-            else:
-                g.claims = current_app.extensions["token_verifier"].verify(token)
-                if not public and permission not in g.claims["permissions"]:
-                    raise AuthError(403, f"token lacks the {permission} permission")
+            elif not public and permission not in claims["permissions"]:
+                raise AuthError(403, f"token lacks the {permission} permission")
             return view(*args, **kwargs)
 
         guarded.required_permission = permission
-        return guarded
+        return (ratelimit.reads if is_read else ratelimit.writes)(guarded)
 
     return decorator
 
@@ -348,3 +356,4 @@ def init_app(app: Flask) -> None:
         app.extensions["local_issuer"] = local
     keys = JwksCache(fetch, ttl=config["JWKS_TTL_SECONDS"], cooldown=config["JWKS_COOLDOWN_SECONDS"])
     app.extensions["token_verifier"] = TokenVerifier(keys, issuer, audience)
+    app.extensions["authenticate"] = authenticate

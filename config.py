@@ -58,7 +58,34 @@ def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "LOCAL_ISSUER_PRIVATE_KEY": env.get("LOCAL_ISSUER_PRIVATE_KEY") or None,
         "PUBLIC_READS": _flag(env.get("PUBLIC_READS")),
         "CORS_ORIGINS": env.get("CORS_ORIGINS", "").strip(),
+        "RATE_LIMIT_READS": env.get("RATE_LIMIT_READS", "300/minute"),
+        "RATE_LIMIT_WRITES": env.get("RATE_LIMIT_WRITES", "60/minute"),
+        "RATELIMIT_ENABLED": not _flag(env.get("RATE_LIMIT_DISABLED")),
+        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        # Short socket timeouts: a Redis that hangs must not hang the API.
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+        if env.get("REDIS_URL") else {},
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "DB_CONNECT_TIMEOUT_SECONDS": int(env.get("DB_CONNECT_TIMEOUT_SECONDS", "2")),
+        "DB_STATEMENT_TIMEOUT_MS": int(env.get("DB_STATEMENT_TIMEOUT_MS", "5000")),
     }
+
+
+def engine_options(url: str, connect_timeout: int, statement_timeout_ms: int) -> dict:
+    """Pool settings that notice a dead database fast and recover by themselves when it returns."""
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options.update(
+            pool_timeout=5,
+            pool_recycle=1800,
+            connect_args={
+                "connect_timeout": connect_timeout,
+                "options": f"-c statement_timeout={statement_timeout_ms}",
+                "application_name": "casting-agency-api",
+            },
+        )
+    return options
 
 
 def check_production(config: Mapping) -> None:

@@ -49,6 +49,7 @@ def make_app(database_url, signing_key, tmp_path_factory):
     def build(**overrides):
         settings = {
             "TESTING": True,
+            "RATELIMIT_ENABLED": False,  # test_production.py turns it on where it is the subject
             "SQLALCHEMY_DATABASE_URI": database_url,
             "LOCAL_ISSUER_PRIVATE_KEY": pem(signing_key),
         }

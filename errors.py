@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -78,6 +78,8 @@ def error_response(status: int, message: str, details: dict | None = None, heade
     body = {"success": False, "error": status, "message": message}
     if details is not None:
         body["details"] = details
+    if status >= 500:
+        body["request_id"] = g.get("request_id")  # for the user to quote; the log line has it too
     response = jsonify(body)
     response.status_code = status
     for name, value in (headers or {}).items():
@@ -97,6 +99,7 @@ def register(app: Flask) -> None:
             404: "resource not found",
             405: f"method {request.method} not allowed here",
             413: "request body is larger than 64 KiB",
+            429: "rate limit exceeded; slow down",
         }
         status = exc.code or 500
         return error_response(status, messages.get(status, exc.description or exc.name), headers=headers)

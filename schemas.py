@@ -212,6 +212,7 @@ class ErrorBody(BaseModel):
     error: int
     message: str
     details: dict[str, list[str]] | None = None
+    request_id: str | None = Field(default=None, description="on 5xx: quote it when reporting the problem")
 
 
 class _Envelope(BaseModel):

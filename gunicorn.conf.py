@@ -1,0 +1,25 @@
+"""gunicorn settings for `web:` in the Procfile (and for local runs: `gunicorn 'app:create_app()'`)."""
+
+import os
+
+# Heroku routes to 0.0.0.0:$PORT; anywhere else listen on loopback unless told otherwise.
+_host = os.environ.get("BIND_HOST") or ("0.0.0.0" if "DYNO" in os.environ else "127.0.0.1")  # noqa: S104
+bind = f"{_host}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Under the Heroku router's 30 s: a stuck request is killed before the router gives up on it.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "25"))
+graceful_timeout = 20
+keepalive = 5
+# The app is built in each worker after the fork (no preload), so no database
+# connection or pool is ever shared between processes.
+preload_app = False
+# Room for an oversized Authorization header to reach the app, which answers it
+# with its JSON 401 instead of gunicorn's HTML 400.
+limit_request_field_size = 32768
+# The access log: the app writes one JSON line per request to stdout (method,
+# path, status, duration, request id, token subject), so gunicorn's own access
+# log stays off rather than logging every request twice. Errors go to stderr.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
