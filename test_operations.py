@@ -1,0 +1,187 @@
+"""Running it for real: request ids and the access log, security headers, CORS, rate limits, outages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+
+import pytest
+
+import config
+from middleware import JsonFormatter
+
+
+@pytest.fixture
+def access_lines(caplog):
+    caplog.set_level(logging.INFO, logger="casting.access")
+
+    def lines() -> list[dict]:
+        return [record.fields for record in caplog.records if record.name == "casting.access"]
+
+    return lines
+
+
+def test_request_id_is_generated_echoed_and_logged_with_the_subject(client, producer, access_lines):
+    response = client.get("/movies", headers=producer)
+    generated = response.headers["X-Request-ID"]
+    assert len(generated) == 32
+    response = client.get("/movies", headers={**producer, "X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+    line = access_lines()[-1]
+    assert line["request_id"] == "abc-123" and line["sub"] == "local|executive-producer"
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/movies", 200)
+    assert isinstance(line["duration_ms"], float)
+    assert generated in {entry["request_id"] for entry in access_lines()}
+
+
+def test_the_token_itself_never_reaches_the_log(client, producer, caplog):
+    caplog.set_level(logging.DEBUG)
+    client.get("/movies", headers=producer)
+    client.get("/movies", headers={"Authorization": producer["Authorization"] + "x"})
+    token = producer["Authorization"].split()[1]
+    assert token[:40] not in caplog.text
+
+
+def test_unusable_request_ids_are_replaced(client):
+    for sent in ("x" * 200, "has space", "<script>"):
+        assert client.get("/health", headers={"X-Request-ID": sent}).headers["X-Request-ID"] != sent
+
+
+def test_500_body_carries_the_request_id(make_app, app):
+    failing = make_app()
+
+    @failing.get("/explode")
+    def explode():
+        raise ValueError("boom")
+
+    response = failing.test_client().get("/explode", headers={"X-Request-ID": "req-42"})
+    assert response.status_code == 500 and response.json["request_id"] == "req-42"
+
+
+def test_log_lines_are_json():
+    record = logging.LogRecord("casting.access", logging.INFO, __file__, 1, "GET /x 200", None, None)
+    record.fields = {"status": 200}
+    assert json.loads(JsonFormatter().format(record))["status"] == 200
+
+
+def test_security_headers(client, producer):
+    api = client.get("/movies", headers=producer)
+    assert api.headers["X-Content-Type-Options"] == "nosniff"
+    assert api.headers["Referrer-Policy"] == "no-referrer"
+    assert api.headers["Cache-Control"] == "no-store"
+    assert api.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "Strict-Transport-Security" not in api.headers  # only in production
+    docs = client.get("/docs")
+    assert "script-src 'self'" in docs.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in docs.headers["Content-Security-Policy"].split("script-src")[1].split(";")[0]
+    assert client.get("/health").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def production(make_app, **overrides):
+    settings = {"PRODUCTION": True, "AUTH0_DOMAIN": "tenant.example", "API_AUDIENCE": "casting",
+                "JWKS_URL": "http://127.0.0.1:9/jwks.json", "TOKEN_ISSUER": "https://tenant.example/",
+                "SQLALCHEMY_DATABASE_URI": "postgresql://u@127.0.0.1:9/db"}
+    settings.update(overrides)
+    return make_app(**settings)
+
+
+def test_production_sends_hsts_trusts_one_proxy_hop_and_is_not_debug(make_app):
+    app = production(make_app, CORS_ORIGINS="")
+    assert app.debug is False
+
+    @app.get("/whoami")
+    def whoami():
+        from flask import request
+
+        return {"addr": request.remote_addr, "scheme": request.scheme}
+
+    client = app.test_client()
+    response = client.get("/whoami", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9",
+                                             "X-Forwarded-Proto": "https"})
+    assert response.json == {"addr": "203.0.113.9", "scheme": "https"}  # the router's hop, not the client's claim
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize("overrides,missing", [
+    ({"AUTH0_DOMAIN": None}, "AUTH0_DOMAIN"), ({"API_AUDIENCE": None}, "API_AUDIENCE"),
+    ({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db"}, "SQLite"),
+])
+def test_production_refuses_unsafe_settings(make_app, overrides, missing):
+    with pytest.raises(config.ConfigError, match=missing):
+        production(make_app, **overrides)
+
+
+def test_cors_preflight_needs_no_token_and_allows_the_auth_headers(client):
+    response = client.options("/movies", headers={
+        "Origin": "https://casting.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Authorization, Content-Type"})
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://casting.example")
+    allowed = response.headers["Access-Control-Allow-Headers"].lower()
+    assert "authorization" in allowed and "content-type" in allowed
+
+
+def test_cors_origins_from_the_environment(make_app, app):
+    configured = make_app(CORS_ORIGINS="https://casting.example, https://admin.example").test_client()
+    ok = configured.get("/health", headers={"Origin": "https://admin.example"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://admin.example"
+    other = configured.get("/health", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_production_cors_is_closed_by_default(make_app):
+    client = production(make_app, CORS_ORIGINS="").test_client()
+    response = client.get("/health", headers={"Origin": "https://casting.example"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_rate_limits_are_per_subject_with_separate_read_and_write_budgets(make_app, app, headers):
+    limited = make_app(RATELIMIT_ENABLED=True, RATE_LIMIT_READS="3/minute", RATE_LIMIT_WRITES="2/minute")
+    client = limited.test_client()
+    director, assistant = headers("casting-director"), headers("casting-assistant")
+    assert [client.get("/movies", headers=director).status_code for _ in range(4)] == [200, 200, 200, 429]
+    blocked = client.get("/actors", headers=director)  # reads share one budget across endpoints
+    assert blocked.status_code == 429 and blocked.json["error"] == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert client.get("/movies", headers=assistant).status_code == 200  # another subject, another budget
+    body = {"name": "A", "age": 3, "gender": "x"}
+    assert [client.post("/actors", headers=director, json=body).status_code for _ in range(3)] == [201, 201, 429]
+
+
+def test_rate_limit_without_a_token_is_per_address(make_app, app):
+    limited = make_app(RATELIMIT_ENABLED=True, RATE_LIMIT_READS="2/minute", PUBLIC_READS=True)
+    client = limited.test_client()
+    statuses = [client.get("/movies", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert client.get("/movies", environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code == 200
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_rate_limiter_fails_open_when_redis_is_down(make_app, app, producer, caplog):
+    limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{_closed_port()}/0",
+                       RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5})
+    client = limited.test_client()
+    assert [client.get("/movies", headers=producer).status_code for _ in range(3)] == [200] * 3
+    assert "Failed to rate limit" in caplog.text  # logged, and the request went through
+
+
+def test_database_down_is_503_with_retry_after_and_health_stays_up(make_app, producer):
+    down = make_app(SQLALCHEMY_DATABASE_URI=f"postgresql://nobody@127.0.0.1:{_closed_port()}/nothing",
+                    SQLALCHEMY_ENGINE_OPTIONS=config.engine_options("postgresql://", 1, 1000)).test_client()
+    for response in (down.get("/movies", headers=producer), down.get("/ready"),
+                     down.post("/actors", headers=producer, json={"name": "A", "age": 1, "gender": "x"})):
+        assert response.status_code == 503 and response.is_json, response.get_data(as_text=True)
+        assert response.headers["Retry-After"].isdigit()
+    assert down.get("/health").status_code == 200
+
+
+def test_engine_options_are_short_timeouts_and_pre_ping():
+    options = config.engine_options("postgresql+psycopg2://x", 2, 5000)
+    assert options["pool_pre_ping"] is True
+    assert options["connect_args"]["connect_timeout"] == 2
+    assert "statement_timeout=5000" in options["connect_args"]["options"]
