@@ -6,7 +6,7 @@ PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 FLASK  := $(BIN)/flask --app app
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean bench bench-quick
 
 # Reinstalls only when a requirements file changed since the last install.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -32,6 +32,19 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The benchmark (bench/run.py): needs PostgreSQL (BENCH_DATABASE_URL, or a scratch database made
+# through .ci/postgres.sh), wrk and pgbench. Writes bench/results.md and bench/results.png.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	bash bench/run.sh
+
+bench-quick: $(STAMP)
+	bash bench/run.sh --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -184,13 +185,56 @@ _JWT_ERRORS = [
 ]
 
 
+class VerifiedTokens:
+    """Tokens that already verified, so a client's next request skips the signature check.
+
+    Bounded (least recently used go first) and short-lived: an entry lasts until
+    the token expires or `max_age` seconds pass, whichever is sooner, so a key
+    withdrawn from the JWKS stops being honoured within `max_age`.
+    """
+
+    def __init__(self, size: int = 2048, max_age: float = 300, clock: Callable[[], float] = time.time):
+        self._size = size
+        self._max_age = max_age
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> dict | None:
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is None:
+                return None
+            if entry[0] <= self._clock():
+                del self._entries[token]
+                return None
+            self._entries.move_to_end(token)
+            return entry[1]
+
+    def put(self, token: str, claims: dict) -> None:
+        until = min(float(claims["exp"]), self._clock() + self._max_age)
+        with self._lock:
+            self._entries[token] = (until, claims)
+            self._entries.move_to_end(token)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
 class TokenVerifier:
     def __init__(self, keys: JwksCache, issuer: str, audience: str):
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+        self.verified = VerifiedTokens()
 
     def verify(self, token: str) -> dict:
+        claims = self.verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            self.verified.put(token, claims)
+        return claims
+
+    def _verify(self, token: str) -> dict:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:

@@ -532,3 +532,14 @@ def test_concurrent_patch_and_delete_never_500(api, app, producer):
     assert all(status in (200, 404) for _, status in outcomes), outcomes
     assert [status for method, status in outcomes if method == "DELETE"] == [200] * 8
     assert row_counts(app)[0] == 0
+
+
+def test_unfiltered_totals_stay_exact_through_writes_and_deletes(api, app):
+    """The unfiltered `total` comes from trigger-kept counts: it must always equal COUNT(*)."""
+    actors = [new_actor(api, f"A{i}") for i in range(4)]
+    movies = [new_movie(api, f"M{i}", actor_ids=[actors[i]["id"]]) for i in range(3)]
+    api("DELETE", f"/movies/{movies[0]['id']}")
+    api("DELETE", f"/actors/{actors[1]['id']}")
+    api("POST", "/movies", json={"title": "bad", "release_date": "nope"})  # rejected: counts unchanged
+    assert api("GET", "/movies").json["total"] == row_counts(app)[0] == 2
+    assert api("GET", "/actors").json["total"] == row_counts(app)[1] == 3
