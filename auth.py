@@ -158,7 +158,8 @@ class JwksCache:
 
     def _refresh_in_background(self) -> None:
         with self._lock:
-            if self._refreshing:
+            cooling = self._attempted_at is not None and self._clock() - self._attempted_at < self._cooldown
+            if self._refreshing or cooling:
                 return
             self._refreshing = True
 
@@ -237,7 +238,7 @@ class TokenVerifier:
     def _verify(self, token: str) -> dict:
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
+        except jwt.InvalidTokenError:  # not decodable, or a header PyJWT refuses (kid type, crit)
             raise invalid("token is malformed") from None
         if header.get("alg") not in ALGORITHMS:
             raise invalid("token algorithm is not allowed")

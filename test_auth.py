@@ -1,0 +1,854 @@
+"""Authentication and authorisation, end to end with real RS256 tokens (the verifier is never patched).
+
+The RBAC matrix of the contract, token attacks, the JWKS cache against a real
+HTTP server, the production guard, the `flask token` command and PUBLIC_READS.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import stat
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from jwt.algorithms import RSAAlgorithm
+
+import auth
+import config
+from app import create_app
+from conftest import ROLES, pem
+from models import db
+
+HERE = Path(__file__).resolve().parent
+
+# The permission table of the contract (shared/API.md), written out independently of auth.ROLE_PERMISSIONS.
+READS = {"get:movies", "get:actors"}
+DIRECTOR = READS | {"post:actors", "patch:actors", "delete:actors", "patch:movies"}
+CONTRACT = {
+    "casting-assistant": READS,
+    "casting-director": DIRECTOR,
+    "executive-producer": DIRECTOR | {"post:movies", "delete:movies"},
+}
+JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+AUTH_ENV = ("AUTH0_DOMAIN", "API_AUDIENCE", "JWKS_URL", "TOKEN_ISSUER", "APP_ENV", "DYNO", "PUBLIC_READS",
+            "LOCAL_ISSUER_PRIVATE_KEY", "DATABASE_URL")
+
+
+# --- minting tokens by hand, so that any header or claim can be bent -------------------------
+
+DROP = object()  # a claim or header value that means "leave this out"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64json(value) -> str:
+    return b64url(json.dumps(value, separators=(",", ":")).encode())
+
+
+def rs256(header: dict, payload, key: rsa.RSAPrivateKey) -> str:
+    signing_input = f"{b64json(header)}.{b64json(payload)}"
+    return f"{signing_input}.{b64url(key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()))}"
+
+
+def hs256(header: dict, payload, secret: bytes) -> str:
+    """PyJWT refuses an HMAC secret that looks like a public key, so the forgery is built by hand."""
+    signing_input = f"{b64json(header)}.{b64json(payload)}"
+    return f"{signing_input}.{b64url(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())}"
+
+
+def unsigned(header: dict, payload) -> str:
+    return f"{b64json(header)}.{b64json(payload)}."
+
+
+def changed(base: dict, changes: dict) -> dict:
+    result = dict(base)
+    for name, value in changes.items():
+        if value is DROP:
+            result.pop(name, None)
+        else:
+            result[name] = value
+    return result
+
+
+class Minter:
+    """RS256 tokens for one issuer: `claims()` and `header()` take changes, DROP removes an entry."""
+
+    def __init__(self, key: rsa.RSAPrivateKey, kid: str, issuer: str, audience: str):
+        self.key, self.kid, self.issuer, self.audience = key, kid, issuer, audience
+
+    def claims(self, role: str = "executive-producer", **changes) -> dict:
+        now = int(time.time())
+        # A fresh jti makes every token unique, so none is answered from the verifier's cache of verified tokens.
+        base = {"iss": self.issuer, "sub": f"test|{role}", "aud": self.audience, "iat": now, "exp": now + 600,
+                "jti": secrets.token_hex(8), "permissions": sorted(CONTRACT[role])}
+        return changed(base, changes)
+
+    def header(self, **changes) -> dict:
+        return changed({"alg": "RS256", "typ": "JWT", "kid": self.kid}, changes)
+
+    def token(self, role: str = "executive-producer", *, header: dict | None = None,
+              key: rsa.RSAPrivateKey | None = None, **changes) -> str:
+        return rs256(self.header(**(header or {})), self.claims(role, **changes), key or self.key)
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_json_error(response, status: int) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json, response.get_data(as_text=True)
+    body = response.json
+    assert body["success"] is False and body["error"] == status and body["message"], body
+    return body
+
+
+def assert_invalid_token(response) -> None:
+    assert_json_error(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"'), response.headers
+
+
+def new_rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def other_key() -> rsa.RSAPrivateKey:
+    return new_rsa_key()
+
+
+@pytest.fixture
+def minter(issuer, signing_key) -> Minter:
+    """Tokens the app's local issuer would accept, minted independently of LocalIssuer.mint."""
+    return Minter(signing_key, issuer.kid, issuer.issuer, issuer.audience)
+
+
+@pytest.fixture
+def built_apps(app):
+    """Apps built in a test with make_app; their pools are closed before `app` empties the tables."""
+    apps = []
+    yield apps
+    for built in apps:
+        with built.app_context():
+            db.engine.dispose()
+
+
+# --- 1. the RBAC matrix -------------------------------------------------------------------
+
+# (method, path, permission, body, success status); {movie} and {actor} are rows made for each test.
+ENDPOINTS = [
+    ("GET", "/movies", "get:movies", None, 200),
+    ("POST", "/movies", "post:movies", {"title": "New Film", "release_date": "2024-02-29"}, 201),
+    ("GET", "/movies/{movie}", "get:movies", None, 200),
+    ("PATCH", "/movies/{movie}", "patch:movies", {"title": "Renamed"}, 200),
+    ("DELETE", "/movies/{movie}", "delete:movies", None, 200),
+    ("GET", "/movies/{movie}/actors", "get:actors", None, 200),
+    ("PUT", "/movies/{movie}/actors/{actor}", "patch:movies", None, 200),
+    ("DELETE", "/movies/{movie}/actors/{actor}", "patch:movies", None, 200),
+    ("GET", "/actors", "get:actors", None, 200),
+    ("POST", "/actors", "post:actors", {"name": "New Actor", "age": 30, "gender": "female"}, 201),
+    ("GET", "/actors/{actor}", "get:actors", None, 200),
+    ("PATCH", "/actors/{actor}", "patch:actors", {"age": 46}, 200),
+    ("DELETE", "/actors/{actor}", "delete:actors", None, 200),
+    ("GET", "/actors/{actor}/movies", "get:movies", None, 200),
+]
+GETS = [(method, path) for method, path, *_ in ENDPOINTS if method == "GET"]
+WRITES = [(method, path, body) for method, path, _, body, _ in ENDPOINTS if method != "GET"]
+
+
+@pytest.fixture
+def rows(client, producer) -> dict:
+    """An actor cast in a movie, made through the API, so that every allowed request really succeeds."""
+    actor = client.post("/actors", headers=producer, json={"name": "Chris Pine", "age": 45, "gender": "male"})
+    assert actor.status_code == 201, actor.json
+    movie = client.post("/movies", headers=producer, json={
+        "title": "Raids of the Ice", "release_date": "2017-04-29", "actor_ids": [actor.json["actor"]["id"]]})
+    assert movie.status_code == 201, movie.json
+    return {"movie": movie.json["movie"]["id"], "actor": actor.json["actor"]["id"]}
+
+
+def catalogue(client, producer, rows) -> tuple:
+    """Everything a request could have changed, read back as the producer."""
+    return tuple(client.get(path.format(**rows), headers=producer).json
+                 for path in ("/movies", "/actors", "/movies/{movie}", "/actors/{actor}"))
+
+
+@pytest.mark.parametrize("role", [None, *ROLES], ids=lambda role: role or "no-token")
+@pytest.mark.parametrize("method,path,permission,body,success", ENDPOINTS,
+                         ids=[f"{method} {path}" for method, path, *_ in ENDPOINTS])
+def test_rbac_matrix(client, headers, producer, rows, role, method, path, permission, body, success):
+    """No token is 401 (plain challenge), a token without the permission 403; otherwise the request succeeds."""
+    allowed = role is not None and permission in CONTRACT[role]
+    before = None if allowed else catalogue(client, producer, rows)
+    response = client.open(path.format(**rows), method=method, json=body,
+                           headers=headers(role) if role else {})
+    if role is None:
+        assert_json_error(response, 401)
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    elif not allowed:
+        assert_json_error(response, 403)
+        assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+        assert permission in response.json["message"]
+    else:
+        assert response.status_code == success, response.get_data(as_text=True)
+        assert response.json["success"] is True
+        assert "WWW-Authenticate" not in response.headers
+        return
+    assert catalogue(client, producer, rows) == before, "a refused request changed something"
+
+
+def test_matrix_covers_every_guarded_route(app):
+    """A route added later without a row in ENDPOINTS would escape the matrix."""
+    guarded = set()
+    for rule in app.url_map.iter_rules():
+        if getattr(app.view_functions[rule.endpoint], "required_permission", None):
+            path = re.sub(r"<id:(movie|actor)_id>", r"{\1}", rule.rule)
+            guarded |= {(method, path) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert guarded == {(method, path) for method, path, *_ in ENDPOINTS}
+
+
+@pytest.mark.parametrize("path", ["/health", "/ready"])
+def test_health_and_ready_need_no_token(client, path):
+    assert client.get(path).status_code == 200
+    # Not guarded at all: even a garbage token is ignored there.
+    assert client.get(path, headers={"Authorization": "Bearer garbage"}).status_code == 200
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/movies"), ("POST", "/movies"), ("DELETE", "/movies/1"), ("PATCH", "/actors/1"),
+    ("PUT", "/movies/1/actors/1"), ("GET", "/actors/1/movies"),
+])
+def test_cors_preflight_needs_no_token(client, method, path):
+    """Browsers send the preflight without credentials: it must not be answered with a 401."""
+    response = client.options(path, headers={
+        "Origin": "https://casting.example", "Access-Control-Request-Method": method,
+        "Access-Control-Request-Headers": "Authorization, Content-Type",
+    })
+    assert response.status_code in (200, 204), response.get_data(as_text=True)
+    assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://casting.example")
+    assert "authorization" in response.headers["Access-Control-Allow-Headers"].lower()
+
+
+# --- 2. attacks and malformed tokens --------------------------------------------------------
+
+
+def public_pem(m: Minter) -> bytes:
+    return m.key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def served_jwk(m: Minter) -> dict:
+    return {**json.loads(RSAAlgorithm.to_jwk(m.key.public_key())), "kid": m.kid, "alg": "RS256", "use": "sig"}
+
+
+def tampered(m: Minter) -> str:
+    """An assistant's real token whose payload now claims the producer's permissions, signature kept."""
+    header, payload, signature = m.token("casting-assistant").split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["permissions"] = sorted(CONTRACT["executive-producer"])
+    return f"{header}.{b64json(claims)}.{signature}"
+
+
+def stripped_signature(m: Minter) -> str:
+    return m.token().rsplit(".", 1)[0] + "."
+
+
+# name -> a token the app must refuse with 401 invalid_token.
+ATTACKS = {
+    "alg none": lambda m, other: unsigned(m.header(alg="none"), m.claims()),
+    "alg None": lambda m, other: unsigned(m.header(alg="None"), m.claims()),
+    "alg none, signature kept": lambda m, other: unsigned(m.header(alg="none"), m.claims())
+    + m.token().rsplit(".", 1)[1],
+    "alg missing": lambda m, other: m.token(header={"alg": DROP}),
+    "RS256 without a signature": lambda m, other: stripped_signature(m),
+    "HS256 keyed with the public PEM": lambda m, other: hs256(m.header(alg="HS256"), m.claims(), public_pem(m)),
+    "HS256 keyed with the public PEM, stripped": lambda m, other: hs256(
+        m.header(alg="HS256"), m.claims(), public_pem(m).strip()),
+    "HS256 keyed with the served JWK JSON": lambda m, other: hs256(
+        m.header(alg="HS256"), m.claims(), json.dumps(served_jwk(m)).encode()),
+    "HS256 keyed with the bare JWK JSON": lambda m, other: hs256(
+        m.header(alg="HS256"), m.claims(), RSAAlgorithm.to_jwk(m.key.public_key()).encode()),
+    "another RSA key with the same kid": lambda m, other: m.token(key=other),
+    "payload tampered after signing": lambda m, other: tampered(m),
+    "expired beyond the leeway": lambda m, other: m.token(iat=int(time.time()) - 3600, exp=int(time.time()) - 60),
+    "nbf beyond the leeway": lambda m, other: m.token(nbf=int(time.time()) + 120),
+    "iat far in the future": lambda m, other: m.token(iat=int(time.time()) + 3600, exp=int(time.time()) + 7200),
+    "exp not a number": lambda m, other: m.token(exp="tomorrow"),
+    "wrong aud": lambda m, other: m.token(aud="https://another-api"),
+    "missing aud": lambda m, other: m.token(aud=DROP),
+    "aud list without ours": lambda m, other: m.token(aud=["https://another-api", "https://third-api"]),
+    "aud empty list": lambda m, other: m.token(aud=[]),
+    "wrong iss": lambda m, other: m.token(iss="https://evil.example/"),
+    "missing iss": lambda m, other: m.token(iss=DROP),
+    "iss a list": lambda m, other: m.token(iss=[m.issuer]),
+    "missing sub": lambda m, other: m.token(sub=DROP),
+    "sub not a string": lambda m, other: m.token(sub=42),
+    "missing exp": lambda m, other: m.token(exp=DROP),
+    "missing iat": lambda m, other: m.token(iat=DROP),
+    "missing kid": lambda m, other: m.token(header={"kid": DROP}),
+    "empty kid": lambda m, other: m.token(header={"kid": ""}),
+    "unknown kid": lambda m, other: m.token(header={"kid": "no-such-key-" + secrets.token_hex(8)}),
+    "kid not a string": lambda m, other: m.token(header={"kid": 12345}),
+    "unsupported crit header": lambda m, other: m.token(header={"crit": ["exp"]}),
+    "header not an object": lambda m, other: rs256([], m.claims(), m.key),
+    "payload not an object": lambda m, other: rs256(m.header(), ["get:movies"], m.key),
+    "permissions a string": lambda m, other: m.token(permissions="get:movies post:movies"),
+    "permissions with a non-string": lambda m, other: m.token(permissions=["get:movies", 7]),
+    "permissions null": lambda m, other: m.token(permissions=None),
+    "permissions missing": lambda m, other: m.token(permissions=DROP),
+}
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+def test_forged_or_broken_tokens_are_401_invalid_token(client, minter, other_key, name):
+    response = client.get("/movies", headers=bearer(ATTACKS[name](minter, other_key)))
+    assert_invalid_token(response)
+
+
+@pytest.mark.parametrize("name", ["alg none", "HS256 keyed with the public PEM", "payload tampered after signing"])
+def test_forged_tokens_cannot_write(client, minter, other_key, name):
+    """The same forgeries aimed at a destructive endpoint change nothing."""
+    response = client.post("/movies", headers=bearer(ATTACKS[name](minter, other_key)),
+                           json={"title": "Forged", "release_date": "2020-01-01"})
+    assert_invalid_token(response)
+    assert client.get("/movies", headers=bearer(minter.token())).json["total"] == 0
+
+
+# name -> an Authorization header value that is not "Bearer <one well-formed token>".
+MALFORMED = {
+    "scheme only": lambda m: "Bearer",
+    "empty token": lambda m: "Bearer ",
+    "two segments": lambda m: "Bearer a.b",
+    "two tokens": lambda m: "Bearer x y",
+    "two real tokens": lambda m: f"Bearer {m.token()} {m.token()}",
+    "basic auth": lambda m: "Basic dXNlcjpwYXNz",
+    "other scheme, real token": lambda m: f"Token {m.token()}",
+    "no scheme, real token": lambda m: m.token(),
+    "not base64": lambda m: "Bearer !!!.@@@.###",
+    "segments not JSON": lambda m: "Bearer abc.def.ghi",
+    "16 KiB token": lambda m: f"Bearer {m.token(padding='x' * 16384)}",
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_malformed_authorization_headers_are_401_invalid_token(client, minter, name):
+    assert_invalid_token(client.get("/movies", headers={"Authorization": MALFORMED[name](minter)}))
+
+
+# name -> an Authorization header value the app must accept (the contract and Auth0's real tokens).
+ACCEPTED = {
+    "lowercase scheme": lambda m: f"bearer {m.token('casting-assistant')}",
+    "uppercase scheme": lambda m: f"BEARER {m.token('casting-assistant')}",
+    "aud list containing ours (Auth0)": lambda m: f"Bearer {m.token(aud=['https://other', m.audience])}",
+    "expired within the leeway": lambda m: f"Bearer {m.token(exp=int(time.time()) - 10)}",
+    "nbf within the leeway": lambda m: f"Bearer {m.token(nbf=int(time.time()) + 10)}",
+    "iat within the leeway": lambda m: f"Bearer {m.token(iat=int(time.time()) + 10)}",
+    "extra claims (Auth0's azp, scope, gty)": lambda m: f"Bearer {m.token(azp='abc', scope='openid', gty='x')}",
+    "a 4 KiB token": lambda m: f"Bearer {m.token(padding='x' * 2500)}",
+}
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_valid_token_variants_are_accepted(client, minter, name):
+    response = client.get("/movies", headers={"Authorization": ACCEPTED[name](minter)})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "WWW-Authenticate" not in response.headers
+
+
+def test_local_issuer_tokens_and_independent_tokens_agree(client, issuer, minter):
+    """LocalIssuer.mint and the hand-built tokens are interchangeable: both pass the same verifier."""
+    for token in (issuer.mint("casting-assistant"), minter.token("casting-assistant")):
+        assert client.get("/actors", headers=bearer(token)).status_code == 200
+        assert client.post("/actors", headers=bearer(token), json={}).status_code == 403
+
+
+# --- 3. the JWKS cache over real HTTP --------------------------------------------------------
+
+REMOTE_ISSUER = "https://test.invalid/"
+REMOTE_AUDIENCE = "https://casting-api"
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+def jwks_document(keys: dict[str, rsa.RSAPrivateKey]) -> dict:
+    return {"keys": [{**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": kid, "alg": "RS256", "use": "sig"}
+                     for kid, key in keys.items()]}
+
+
+class JwksServer:
+    """A real HTTP server on 127.0.0.1 serving a JWKS document the test controls, counting the fetches."""
+
+    def __init__(self, port: int = 0):
+        self.keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.status = 200
+        self.body: bytes | None = None  # None: serve the JWKS of self.keys
+        self.fetches = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the name http.server dispatches to
+                if self.path != JWKS_PATH:
+                    self.send_error(404)
+                    return
+                server.fetches += 1
+                body = server.body if server.body is not None else json.dumps(server.document()).encode()
+                self.send_response(server.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}{JWKS_PATH}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        self.running = True
+
+    def document(self) -> dict:
+        return jwks_document(self.keys)
+
+    def stop(self) -> None:
+        if self.running:
+            self.running = False
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def remote_key() -> rsa.RSAPrivateKey:
+    return new_rsa_key()
+
+
+@pytest.fixture
+def jwks_servers():
+    """start(port=0) -> a running JwksServer; every one is shut down at teardown."""
+    servers: list[JwksServer] = []
+
+    def start(port: int = 0) -> JwksServer:
+        servers.append(JwksServer(port))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def remote_app(make_app, built_apps):
+    """remote_app(server_url, cooldown, ttl) -> an app that trusts Auth0-style tokens from that JWKS URL."""
+
+    def build(url: str, cooldown: float = 30, ttl: float = 600):
+        built = make_app(AUTH0_DOMAIN="test.invalid", API_AUDIENCE=REMOTE_AUDIENCE, JWKS_URL=url,
+                         TOKEN_ISSUER=REMOTE_ISSUER, JWKS_COOLDOWN_SECONDS=cooldown, JWKS_TTL_SECONDS=ttl,
+                         JWKS_TIMEOUT_SECONDS=1)
+        assert built.extensions["local_issuer"] is None
+        built_apps.append(built)
+        return built
+
+    return build
+
+
+def remote_minter(key: rsa.RSAPrivateKey, kid: str) -> Minter:
+    return Minter(key, kid, REMOTE_ISSUER, REMOTE_AUDIENCE)
+
+
+def wait_for_background_refresh(timeout: float = 5) -> None:
+    for thread in [t for t in threading.enumerate() if t.name == "jwks-refresh"]:
+        thread.join(timeout)
+        assert not thread.is_alive(), "the background JWKS refresh did not finish"
+
+
+def test_keys_are_fetched_once_and_cached(jwks_servers, remote_app, remote_key):
+    server = jwks_servers()
+    server.keys["key-1"] = remote_key
+    client = remote_app(server.url).test_client()
+    m = remote_minter(remote_key, "key-1")
+    for role in ROLES * 10:
+        assert client.get("/movies", headers=bearer(m.token(role))).status_code == 200
+    assert client.post("/movies", headers=bearer(m.token("casting-assistant")), json={}).status_code == 403
+    assert server.fetches == 1
+
+
+def test_a_rotated_key_is_accepted_after_exactly_one_refresh(jwks_servers, remote_app, remote_key):
+    server = jwks_servers()
+    server.keys["key-1"] = remote_key
+    client = remote_app(server.url, cooldown=0.2).test_client()
+    assert client.get("/movies", headers=bearer(remote_minter(remote_key, "key-1").token())).status_code == 200
+
+    rotated = new_rsa_key()
+    server.keys["key-2"] = rotated
+    time.sleep(0.3)  # past the cool-down that follows the first fetch
+    for _ in range(5):
+        response = client.get("/movies", headers=bearer(remote_minter(rotated, "key-2").token()))
+        assert response.status_code == 200, response.get_data(as_text=True)
+    assert client.get("/movies", headers=bearer(remote_minter(remote_key, "key-1").token())).status_code == 200
+    assert server.fetches == 2
+
+
+def test_a_flood_of_unknown_kids_cannot_hammer_the_issuer(jwks_servers, remote_app, remote_key):
+    """50 tokens with random kids, sent concurrently, cost at most one refresh inside the cool-down."""
+    server = jwks_servers()
+    server.keys["key-1"] = remote_key
+    flask_app = remote_app(server.url, cooldown=30)
+
+    def attempt(_):
+        token = remote_minter(remote_key, secrets.token_urlsafe(12)).token()
+        return flask_app.test_client().get("/movies", headers=bearer(token))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(attempt, range(50)))
+    for response in responses:
+        assert_invalid_token(response)
+    assert server.fetches <= 2
+    good = flask_app.test_client().get("/movies", headers=bearer(remote_minter(remote_key, "key-1").token()))
+    assert good.status_code == 200
+    assert server.fetches <= 2
+
+
+def test_issuer_down_at_start_is_a_quick_503_and_recovers(jwks_servers, remote_app, remote_key):
+    server = jwks_servers()
+    port = server.port
+    server.stop()  # the port is closed: nothing was ever fetched
+    flask_app = remote_app(server.url, cooldown=0.2)
+    client = flask_app.test_client()
+    token = remote_minter(remote_key, "key-1").token()
+
+    for _ in range(3):
+        started = time.monotonic()
+        response = client.get("/movies", headers=bearer(token))
+        assert time.monotonic() - started < 2
+        assert_json_error(response, 503)
+        assert response.headers["Retry-After"].isdigit()
+    # Inside the cool-down the three requests caused a single attempt.
+    assert flask_app.extensions["token_verifier"].keys.fetch_count == 1
+
+    revived = jwks_servers(port)
+    revived.keys["key-1"] = remote_key
+    time.sleep(0.3)
+    response = client.get("/movies", headers=bearer(token))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert revived.fetches == 1
+
+
+@pytest.mark.parametrize("status,body", [
+    (500, b'{"error": "oops"}'), (200, b"<html>not json</html>"), (200, b'{"keys": "nope"}'), (200, b"[]"),
+], ids=["http-500", "not-json", "keys-not-a-list", "not-an-object"])
+def test_a_broken_jwks_document_at_start_is_a_503(jwks_servers, remote_app, remote_key, status, body):
+    server = jwks_servers()
+    server.status, server.body = status, body
+    response = remote_app(server.url).test_client().get(
+        "/movies", headers=bearer(remote_minter(remote_key, "key-1").token()))
+    assert_json_error(response, 503)
+    assert "Retry-After" in response.headers
+
+
+def test_a_failed_refresh_keeps_the_last_good_keys(jwks_servers, remote_app, remote_key):
+    server = jwks_servers()
+    server.keys["key-1"] = remote_key
+    client = remote_app(server.url, cooldown=0.05, ttl=0.1).test_client()
+    m = remote_minter(remote_key, "key-1")
+    assert client.get("/movies", headers=bearer(m.token())).status_code == 200
+    server.stop()
+
+    for _ in range(3):
+        time.sleep(0.15)  # the keys are stale: each request starts a background refresh, which fails
+        assert client.get("/movies", headers=bearer(m.token())).status_code == 200
+        wait_for_background_refresh()
+    # An unknown kid while the issuer is down is a 401, not a 503: keys are known, this one is not among them.
+    time.sleep(0.1)
+    assert_invalid_token(client.get("/movies", headers=bearer(remote_minter(remote_key, "key-9").token())))
+    assert client.get("/movies", headers=bearer(m.token())).status_code == 200
+    wait_for_background_refresh()
+
+
+def test_keys_that_are_not_rs256_signing_keys_are_ignored(jwks_servers, remote_app, remote_key):
+    server = jwks_servers()
+    jwk = json.loads(RSAAlgorithm.to_jwk(remote_key.public_key()))
+    server.body = json.dumps({"keys": [
+        {**jwk, "kid": "enc", "use": "enc"}, {**jwk, "kid": "rs512", "alg": "RS512"}, {**jwk, "kid": "good"},
+    ]}).encode()
+    client = remote_app(server.url).test_client()
+    assert client.get("/movies", headers=bearer(remote_minter(remote_key, "good").token())).status_code == 200
+    for kid in ("enc", "rs512"):
+        assert_invalid_token(client.get("/movies", headers=bearer(remote_minter(remote_key, kid).token())))
+
+
+# JwksCache on its own, with a fake clock, for what real time makes slow: TTL and cool-down arithmetic.
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeIssuer:
+    """A fetch function over a JWKS document that can be changed or made to fail."""
+
+    def __init__(self, key: rsa.RSAPrivateKey):
+        self.keys = {"key-1": key}
+        self.failing = False
+        self.calls = 0
+
+    def __call__(self) -> dict:
+        self.calls += 1
+        if self.failing:
+            raise ConnectionError("issuer down")
+        return jwks_document(self.keys)
+
+
+@pytest.fixture
+def fake_issuer(remote_key) -> FakeIssuer:
+    return FakeIssuer(remote_key)
+
+
+def test_cache_serves_stale_keys_while_one_background_refresh_runs(fake_issuer):
+    clock = FakeClock()
+    cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
+    first = cache.key("key-1")
+    clock.now += 599
+    assert cache.key("key-1") is first and fake_issuer.calls == 1
+
+    fake_issuer.keys["key-2"] = new_rsa_key()
+    clock.now += 2  # past the TTL
+    assert cache.key("key-1") is first  # answered from the stale set, without waiting
+    wait_for_background_refresh()
+    assert fake_issuer.calls == 2
+    clock.now += 1
+    assert cache.key("key-2") is not None and fake_issuer.calls == 2  # the refresh brought the new key
+
+
+def test_cache_unknown_kid_refreshes_at_most_once_per_cooldown(fake_issuer):
+    clock = FakeClock()
+    cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
+    cache.key("key-1")
+    for second in range(29):
+        clock.now += 1
+        with pytest.raises(auth.AuthError):
+            cache.key(f"unknown-{second}")
+    assert fake_issuer.calls == 1
+    clock.now += 2
+    with pytest.raises(auth.AuthError):
+        cache.key("unknown-again")
+    assert fake_issuer.calls == 2
+
+
+def test_cache_without_keys_raises_issuer_unavailable_and_retries_after_cooldown(fake_issuer):
+    clock = FakeClock()
+    cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
+    fake_issuer.failing = True
+    for _ in range(5):
+        with pytest.raises(auth.IssuerUnavailable):
+            cache.key("key-1")
+    assert fake_issuer.calls == 1
+    fake_issuer.failing = False
+    clock.now += 31
+    assert cache.key("key-1") is not None and fake_issuer.calls == 2
+
+
+def test_cache_background_refresh_against_a_down_issuer_waits_for_the_cooldown(fake_issuer):
+    """Stale keys and a down issuer: refreshes must not run on every request ("retries wait for the cool-down")."""
+    clock = FakeClock()
+    cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
+    cache.key("key-1")
+    fake_issuer.failing = True
+    clock.now += 601
+    for _ in range(10):  # ten requests within one second, one after another
+        assert cache.key("key-1") is not None  # the last good key keeps working
+        wait_for_background_refresh()
+        clock.now += 0.1
+    assert fake_issuer.calls <= 2
+
+
+def test_cache_concurrent_unknown_kids_share_one_fetch(remote_key):
+    """Twenty threads missing the same kid while a slow fetch runs: one fetch, not twenty."""
+    release = threading.Event()
+    calls = []
+
+    def slow_fetch() -> dict:
+        calls.append(1)
+        release.wait(5)
+        return {"keys": []}
+
+    cache = auth.JwksCache(slow_fetch, ttl=600, cooldown=30)
+    errors = []
+
+    def ask():
+        try:
+            cache.key("key-1")
+        except auth.AuthError as exc:
+            errors.append(exc.status)
+
+    threads = [threading.Thread(target=ask) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert len(calls) == 1 and errors == [401] * 20
+
+
+# --- 4. the production guard ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides,missing", [
+    ({}, "AUTH0_DOMAIN and API_AUDIENCE"),
+    ({"AUTH0_DOMAIN": "casting.eu.auth0.com"}, "needs API_AUDIENCE;"),
+    ({"API_AUDIENCE": "https://casting-api"}, "needs AUTH0_DOMAIN;"),
+])
+def test_production_without_auth0_refuses_to_start(make_app, overrides, missing):
+    with pytest.raises(config.ConfigError, match=re.escape(missing)):
+        make_app(PRODUCTION=True, **overrides)
+
+
+@pytest.mark.parametrize("name,value", [("APP_ENV", "production"), ("DYNO", "web.1")])
+def test_production_from_the_environment_refuses_the_local_issuer(monkeypatch, signing_key, database_url, name,
+                                                                    value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(config.ConfigError, match="AUTH0_DOMAIN and API_AUDIENCE"):
+        create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
+                    "LOCAL_ISSUER_PRIVATE_KEY": pem(signing_key)})
+
+
+def test_production_with_auth0_settings_starts_without_a_local_issuer(make_app, built_apps):
+    """The guard is not a blanket refusal: a complete production configuration builds."""
+    built = make_app(PRODUCTION=True, AUTH0_DOMAIN="casting.eu.auth0.com", API_AUDIENCE="https://casting-api",
+                     JWKS_URL="https://casting.eu.auth0.com/.well-known/jwks.json",
+                     TOKEN_ISSUER="https://casting.eu.auth0.com/",
+                     SQLALCHEMY_DATABASE_URI="postgresql://nobody@127.0.0.1:1/nowhere")
+    built_apps.append(built)
+    assert built.extensions["local_issuer"] is None
+    assert built.extensions["token_verifier"].issuer == "https://casting.eu.auth0.com/"
+
+
+def flask_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=HERE, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def cli_env(signing_key, database_url) -> dict:
+    """The environment of a developer's shell: the test key and database, no Auth0 or production settings."""
+    env = {name: value for name, value in os.environ.items() if name not in AUTH_ENV}
+    env.update(LOCAL_ISSUER_PRIVATE_KEY=pem(signing_key), DATABASE_URL=database_url)
+    return env
+
+
+@pytest.mark.parametrize("name,value", [("APP_ENV", "production"), ("DYNO", "web.1")])
+def test_token_command_refuses_to_run_in_production(cli_env, name, value):
+    result = flask_cli("token", "casting-director", env={**cli_env, name: value})
+    assert result.returncode != 0
+    assert result.stdout == "", "no token may be printed in production"
+    assert "AUTH0_DOMAIN and API_AUDIENCE" in result.stderr
+    assert "local token issuer never runs in production" in result.stderr
+
+
+# --- 5. the token command and the local issuer's key ----------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_token_command_prints_one_jwt_that_the_api_accepts(client, cli_env, signing_key, issuer, role):
+    result = flask_cli("token", role, env=cli_env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and result.stdout == lines[0] + "\n", result.stdout
+    token = lines[0]
+    assert JWT_SHAPE.fullmatch(token)
+
+    claims = jwt.decode(token, signing_key.public_key(), algorithms=["RS256"], audience=issuer.audience,
+                        issuer=issuer.issuer)
+    assert set(claims["permissions"]) == CONTRACT[role]
+    assert jwt.get_unverified_header(token)["kid"] == issuer.kid
+    assert client.get("/movies", headers=bearer(token)).status_code == 200
+    can_post_actors = "post:actors" in CONTRACT[role]
+    response = client.post("/actors", headers=bearer(token), json={"name": "CLI", "age": 1, "gender": "x"})
+    assert response.status_code == (201 if can_post_actors else 403)
+
+
+def test_token_command_expires_in(cli_env):
+    result = flask_cli("token", "casting-assistant", "--expires-in", "60", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 60
+
+
+@pytest.mark.parametrize("args", [["token", "casting-intern"], ["token"], ["token", "casting-director",
+                                                                            "--expires-in", "0"]],
+                         ids=["unknown-role", "no-role", "zero-lifetime"])
+def test_token_command_rejects_bad_arguments(cli_env, args):
+    result = flask_cli(*args, env=cli_env)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert "Error" in result.stderr
+
+
+def test_local_issuer_key_file_is_private_and_reused(tmp_path):
+    instance = tmp_path / "instance"
+    first = auth.LocalIssuer.from_instance(str(instance), "aud")
+    key_file = instance / auth.LOCAL_KEY_FILE
+    assert key_file.name == "local-issuer-key.pem"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    second = auth.LocalIssuer.from_instance(str(instance), "aud")
+    assert second.kid == first.kid and second.audience == "aud"
+    assert sorted(p.name for p in instance.iterdir()) == ["local-issuer-key.pem"], "a temporary file was left"
+    # The key really is the same: a token of one verifies with the other's JWKS.
+    token = first.mint("casting-assistant")
+    public = jwt.PyJWK(second.jwks()["keys"][0])
+    assert jwt.decode(token, public, algorithms=["RS256"], audience="aud")["sub"] == "local|casting-assistant"
+
+
+# --- 6. PUBLIC_READS ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def public_client(make_app, built_apps, rows):
+    built = make_app(PUBLIC_READS=True)
+    built_apps.append(built)
+    return built.test_client()
+
+
+@pytest.mark.parametrize("method,path", GETS, ids=[path for _, path in GETS])
+def test_public_reads_open_every_get(public_client, rows, method, path):
+    response = public_client.open(path.format(**rows), method=method)
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("method,path,body", WRITES, ids=[f"{method} {path}" for method, path, _ in WRITES])
+def test_public_reads_keep_writes_guarded(public_client, headers, rows, method, path, body):
+    anonymous = public_client.open(path.format(**rows), method=method, json=body)
+    assert_json_error(anonymous, 401)
+    assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+    assistant = public_client.open(path.format(**rows), method=method, json=body,
+                                   headers=headers("casting-assistant"))
+    assert_json_error(assistant, 403)
+
+
+@pytest.mark.parametrize("name", ["alg none", "expired beyond the leeway", "another RSA key with the same kid"])
+def test_public_reads_still_reject_a_bad_token(public_client, minter, other_key, name):
+    """A token that is sent is checked even where none is needed."""
+    assert_invalid_token(public_client.get("/movies", headers=bearer(ATTACKS[name](minter, other_key))))
+    assert_invalid_token(public_client.get("/movies", headers={"Authorization": "Bearer a.b"}))
