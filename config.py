@@ -46,6 +46,7 @@ def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
         "AUTH0_DOMAIN": auth0_domain,
         "API_AUDIENCE": env.get("API_AUDIENCE", "").strip() or None,
+        "AUTH0_CLIENT_ID": env.get("AUTH0_CLIENT_ID", "").strip() or None,  # the dashboard's Auth0 application
         "JWKS_URL": env.get("JWKS_URL") or (
             f"https://{auth0_domain}/.well-known/jwks.json" if auth0_domain else None
         ),
@@ -65,7 +66,9 @@ def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         # Short socket timeouts: a Redis that hangs must not hang the API.
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
         if env.get("REDIS_URL") else {},
+        # Redis down: keep serving on per-process in-memory budgets (logged once), back to Redis when it returns.
         "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         "DB_CONNECT_TIMEOUT_SECONDS": int(env.get("DB_CONNECT_TIMEOUT_SECONDS", "2")),
         "DB_STATEMENT_TIMEOUT_MS": int(env.get("DB_STATEMENT_TIMEOUT_MS", "5000")),

@@ -67,10 +67,17 @@ def _query_int(minimum: int, maximum: int) -> Any:
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 
 
+def _no_nul(value: Any) -> Any:
+    # PostgreSQL cannot store or compare text holding NUL: refuse it up front.
+    if isinstance(value, str) and "\x00" in value:
+        raise PydanticCustomError("nul", "must not contain NUL characters")
+    return value
+
+
 def _trimmed(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("string_type", "must be a string")
-    return value.strip()
+    return _no_nul(value).strip()
 
 
 def _text(max_length: int) -> Any:
@@ -84,7 +91,7 @@ def _text(max_length: int) -> Any:
         StringConstraints(min_length=1, max_length=max_length),
         WithJsonSchema({
             "type": "string",
-            "pattern": rf"^\s*\S(?:[\s\S]{{0,{max_length - 2}}}\S)?\s*$",
+            "pattern": rf"^\s*[^\s\x00](?:[^\x00]{{0,{max_length - 2}}}[^\s\x00])?\s*$",
             "description": f"1 to {max_length} characters after trimming surrounding whitespace",
         }),
     ]
@@ -141,7 +148,12 @@ class ActorUpdate(_Body):
 
 Page = _query_int(1, 1_000_000)
 PerPage = _query_int(1, 100)
-Search = Annotated[str, StringConstraints(max_length=200)]
+Search = Annotated[
+    str,
+    BeforeValidator(_no_nul),
+    StringConstraints(max_length=200),
+    WithJsonSchema({"type": "string", "maxLength": 200, "pattern": r"^[^\x00]*$"}),
+]
 QueryId = _query_int(1, ID_MAX)
 QueryAge = _query_int(AGE_MIN, AGE_MAX)
 

@@ -309,6 +309,7 @@ def test_actor_sort(api, catalogue, query, order):
     ("/movies?q=" + "x" * 201, "q"), ("/movies?colour=red", "colour"), ("/movies?page=1&page=2", "page"),
     ("/actors?min_age=-1", "min_age"), ("/actors?max_age=151", "max_age"),
     ("/actors?sort=title", "sort"), ("/actors?movie_id=x", "movie_id"), ("/actors?gender=", "gender"),
+    ("/movies?q=a%00b", "q"), ("/actors?gender=f%00", "gender"),
 ])
 def test_bad_query_parameters_are_400_naming_the_parameter(api, path, field):
     assert_error(api("GET", path), 400, field)
@@ -356,6 +357,7 @@ LONG = "x" * 201
     ({"title": "X", "release_date": "2017-04-29", "actor_ids": 1}, "actor_ids"),
     ({"title": "X", "release_date": "2017-04-29", "actor_ids": None}, "actor_ids"),
     ({"title": "X", "release_date": "2017-04-29", "rating": 5}, "rating"),
+    ({"title": "A\u0000B", "release_date": "2017-04-29"}, "title"),  # PostgreSQL cannot hold NUL
 ])
 def test_movie_validation_is_422_naming_the_field(api, app, body, field):
     before = row_counts(app)

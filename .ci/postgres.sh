@@ -28,7 +28,7 @@ DO \$\$ BEGIN
     CREATE ROLE casting_ci LOGIN;
   END IF;
 END \$\$;
-ALTER ROLE casting_ci PASSWORD '$password';
+ALTER ROLE casting_ci CREATEDB PASSWORD '$password';
 SQL
 # Scratch databases of earlier runs are dropped; this run gets a new one.
 for old in $(psql_admin -tA -c "SELECT datname FROM pg_database WHERE datname LIKE 'casting_ci_%'"); do

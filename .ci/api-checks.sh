@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Third-party clients against a live server: migrate and seed TEST_DATABASE_URL, start gunicorn on
+# 127.0.0.1 with a throwaway local-issuer key, mint a token per role, then run scripts/smoke.py and
+# the Postman collection (newman). Every check runs; the script fails if any of them failed.
+# Called by CI after the unit tests: TEST_DATABASE_URL=postgresql://... bash .ci/api-checks.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+: "${TEST_DATABASE_URL:?TEST_DATABASE_URL must name a scratch PostgreSQL database}"
+python=.venv/bin/python
+flask=(.venv/bin/flask --app app)
+
+# These checks need the local issuer, private reads and no shared rate-limit store,
+# whatever the calling shell has set.
+unset AUTH0_DOMAIN API_AUDIENCE JWKS_URL TOKEN_ISSUER APP_ENV DYNO PUBLIC_READS REDIS_URL
+export DATABASE_URL="$TEST_DATABASE_URL"
+# The fuzzer sends thousands of requests with one token: budgets it cannot exhaust (the limiter stays on).
+export RATE_LIMIT_READS=1000000/minute RATE_LIMIT_WRITES=1000000/minute
+
+workdir=$(mktemp -d)
+server_pid=""
+stop_server() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do  # gunicorn's graceful stop, 10 s at most, then no more waiting
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.25
+    done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$workdir"
+}
+trap stop_server EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step "newman (npm ci, from package-lock.json)"
+if [ ! -x node_modules/.bin/newman ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npx --no-install newman --version
+
+step "schema and demo data (flask db upgrade, flask seed)"
+"${flask[@]}" db upgrade
+"${flask[@]}" seed
+
+step "throwaway key for the local token issuer"
+(umask 077 && "$python" - "$workdir/issuer-key.pem" <<'PY'
+import sys
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+with open(sys.argv[1], "wb") as out:
+    out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()))
+PY
+)
+# The server and `flask token` must share it: both read LOCAL_ISSUER_PRIVATE_KEY.
+LOCAL_ISSUER_PRIVATE_KEY=$(cat "$workdir/issuer-key.pem")
+export LOCAL_ISSUER_PRIVATE_KEY
+rm -f "$workdir/issuer-key.pem"
+
+step "gunicorn on 127.0.0.1"
+PORT=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+BASE_URL="http://127.0.0.1:$PORT"
+server_log="$workdir/gunicorn.log"
+PORT=$PORT .venv/bin/gunicorn --config gunicorn.conf.py 'app:create_app()' >"$server_log" 2>&1 &
+server_pid=$!
+# Up to 20 s for /health to answer 200; gives up at once if gunicorn exits.
+if ! "$python" - "$BASE_URL/health" "$server_pid" <<'PY'
+import os
+import sys
+import time
+import urllib.request
+
+url, pid = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit("gunicorn exited")
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            if response.status == 200:
+                sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.25)
+sys.exit("no answer within 20 s")
+PY
+then
+  echo "the server did not come up at $BASE_URL; its log:" >&2
+  tail -n 50 "$server_log" >&2
+  exit 1
+fi
+echo "up at $BASE_URL (pid $server_pid)"
+
+step "tokens (flask token, one per role)"
+ASSISTANT_TOKEN=$("${flask[@]}" token casting-assistant --expires-in 3600)
+DIRECTOR_TOKEN=$("${flask[@]}" token casting-director --expires-in 3600)
+PRODUCER_TOKEN=$("${flask[@]}" token executive-producer --expires-in 3600)
+echo "minted 3 tokens (not shown)"
+
+failed=()
+
+step "smoke test (scripts/smoke.py)"
+if ! ASSISTANT_TOKEN="$ASSISTANT_TOKEN" DIRECTOR_TOKEN="$DIRECTOR_TOKEN" PRODUCER_TOKEN="$PRODUCER_TOKEN" \
+    "$python" scripts/smoke.py --timeout 10 "$BASE_URL"; then
+  failed+=("smoke")
+fi
+
+step "Postman collection (newman)"
+# Tokens go in on the command line, never into a file; no --bail, so every failure is reported.
+if ! npx --no-install newman run postman/casting-agency.postman_collection.json \
+    --environment postman/casting-agency.postman_environment.json \
+    --env-var "base_url=$BASE_URL" \
+    --env-var "assistant_token=$ASSISTANT_TOKEN" \
+    --env-var "director_token=$DIRECTOR_TOKEN" \
+    --env-var "producer_token=$PRODUCER_TOKEN" \
+    --timeout-request 10000 --timeout 300000 \
+    --reporters cli --color off; then
+  failed+=("newman")
+fi
+
+# schemathesis: every default check (server errors, undocumented statuses, response schemas,
+# positive/negative data, unsupported methods...) in all its phases, stateful included, following the
+# document's links; a bounded number of examples per operation. Settings in schemathesis.toml.
+schemathesis_run() {
+  local label=$1 examples=$2
+  shift 2
+  step "schemathesis: $label"
+  .venv/bin/schemathesis run "$BASE_URL/openapi.json" --max-examples "$examples" --generation-database none \
+      --request-timeout 10 --no-color "$@"
+}
+if ! schemathesis_run "executive producer" 25 -H "Authorization: Bearer $PRODUCER_TOKEN"; then
+  failed+=("schemathesis (producer)")
+fi
+if ! schemathesis_run "casting assistant" 10 -H "Authorization: Bearer $ASSISTANT_TOKEN"; then
+  failed+=("schemathesis (assistant)")
+fi
+if ! schemathesis_run "no token" 10; then
+  failed+=("schemathesis (no token)")
+fi
+
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf '\napi checks FAILED: %s\n' "${failed[*]}" >&2
+  echo "server log (last 30 lines):" >&2
+  tail -n 30 "$server_log" >&2
+  exit 1
+fi
+printf '\napi checks passed: smoke, newman, schemathesis x3\n'

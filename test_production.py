@@ -1,0 +1,751 @@
+"""Production, for real: the Procfile under honcho, several gunicorn "dynos" sharing one PostgreSQL and one Redis,
+a database outage and a write burst.
+
+Every server here is a real process (honcho, gunicorn, a throwaway PostgreSQL cluster, a JWKS server on a
+thread) listening on 127.0.0.1 only; each is stopped in teardown, also when the test fails, and every wait is
+bounded. Servers' output goes to a temp file that is printed in teardown (pytest shows it when a test fails).
+
+PostgreSQL: scratch databases are created and dropped on the server of TEST_DATABASE_URL, or of
+postgresql://postgres@127.0.0.1:5432/postgres when the suite runs on SQLite. Unreachable PostgreSQL or Redis
+skips these tests, except under CI=true, where it fails them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import jwt
+import pytest
+import redis
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+import auth
+import config
+
+ROOT = Path(__file__).resolve().parent
+VENV_BIN = ROOT / ".venv" / "bin"
+GUNICORN = str(VENV_BIN / "gunicorn")
+FLASK = str(VENV_BIN / "flask")
+HONCHO = str(VENV_BIN / "honcho")
+ON_CI = os.environ.get("CI") == "true"
+FALLBACK_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_DB = 7
+STARTUP_SECONDS = 20
+STOP_SECONDS = 25
+# Settings of the servers that come only from each test, never from the shell running the suite.
+SCRUBBED = {
+    "DATABASE_URL", "TEST_DATABASE_URL", "AUTH0_DOMAIN", "API_AUDIENCE", "JWKS_URL", "TOKEN_ISSUER", "APP_ENV",
+    "DYNO", "PUBLIC_READS", "CORS_ORIGINS", "LOCAL_ISSUER_PRIVATE_KEY", "REDIS_URL", "PORT", "BIND_HOST",
+    "WEB_CONCURRENCY", "LOG_LEVEL", "PROCFILE",
+}
+SCRUBBED_PREFIXES = ("RATE_LIMIT_", "JWKS_", "DB_", "GUNICORN", "FLASK_")
+
+PROD_DOMAIN = "issuer.test"
+PROD_ISSUER = f"https://{PROD_DOMAIN}/"
+PROD_AUDIENCE = "https://casting-agency.test/api"
+
+
+# --- small helpers ----------------------------------------------------------------------------------------------
+
+
+def unavailable(reason: str):
+    """Skip locally, fail under CI: the production tests must run there."""
+    if ON_CI:
+        pytest.fail(f"CI=true: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def private_pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def server_env(**settings: str) -> dict[str, str]:
+    """os.environ without any app setting, with the virtualenv first on PATH, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED and not k.startswith(SCRUBBED_PREFIXES)}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(settings)
+    return env
+
+
+def tail(path: Path, limit: int = 20_000) -> str:
+    try:
+        data = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"<no log: {exc}>"
+    return data if len(data) <= limit else "...\n" + data[-limit:]
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+class Process:
+    """A child in its own process group (session) whose output goes to a file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path):
+        self.name = name
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return tail(self.log)
+
+    def wait(self, seconds: float) -> int:
+        try:
+            return self.proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{self.name} did not exit within {seconds} s; output:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGTERM, seconds: float = STOP_SECONDS) -> int:
+        """Signal the whole group, wait (bounded), then SIGKILL whatever is left of the group."""
+        if self.proc.poll() is None:
+            signal_group(self.pid, sig)
+            try:
+                self.proc.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                signal_group(self.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        signal_group(self.pid, signal.SIGKILL)  # orphaned workers, if any
+        return self.proc.returncode
+
+
+class Server:
+    """The HTTP side of a process serving the app (gunicorn, or honcho running it) on 127.0.0.1:port."""
+
+    def __init__(self, process: Process, port: int):
+        self.process = process
+        self.name = process.name
+        self.url = f"http://127.0.0.1:{port}"
+
+    def wait_healthy(self, seconds: float = STARTUP_SECONDS, port_clash_ok: bool = False) -> bool:
+        """True once /health answers 200; False when the port was taken meanwhile and `port_clash_ok`."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.proc.poll() is not None:
+                output = self.process.output()
+                if port_clash_ok and "in use" in output:
+                    return False
+                pytest.fail(f"{self.name} exited with {self.process.proc.returncode} while starting:\n{output}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(self.url + "/health", timeout=1).status_code == 200:
+                    return True
+            time.sleep(0.1)
+        pytest.fail(f"{self.name} did not answer /health within {seconds} s; output:\n{self.process.output()}")
+
+    def request(self, method: str, path: str, token: str | None = None, timeout: float = 10, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, self.url + path, headers=headers, timeout=timeout, **kwargs)
+
+
+class Fleet:
+    """Starts gunicorn instances; `close()` stops them all and prints their logs (shown by pytest on failure)."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.processes: list[Process] = []
+
+    def gunicorn(self, name: str, **settings: str) -> Server:
+        argv = [GUNICORN, "--config", "gunicorn.conf.py", "app:create_app()"]
+        for attempt in range(3):  # a free port can be taken by someone else before gunicorn binds it
+            port = free_port()
+            process = Process(f"{name}#{attempt}", argv, server_env(PORT=str(port), **settings),
+                              self.directory / f"{name}-{attempt}.log")
+            self.processes.append(process)
+            server = Server(process, port)
+            if server.wait_healthy(port_clash_ok=attempt < 2):
+                return server
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.stop()
+        for process in self.processes:
+            print(f"----- {process.name} (rc={process.proc.returncode}) -----\n{process.output()}")
+
+
+def expect_json_error(response, status: int) -> dict:
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert body["success"] is False and body["error"] == status, body
+    assert isinstance(body["message"], str) and body["message"], body
+    return body
+
+
+def retry_after(response) -> int:
+    value = response.headers.get("Retry-After")
+    assert value is not None, f"no Retry-After on {response.status_code}: {dict(response.headers)}"
+    assert value.isdigit() and int(value) >= 1, value
+    return int(value)
+
+
+def actor_body(name: str) -> dict:
+    return {"name": name, "age": 40, "gender": "female"}
+
+
+# --- PostgreSQL: scratch databases and a throwaway cluster ---------------------------------------------------------
+
+
+class PostgresAdmin:
+    """Creates scratch databases next to the test database and drops them again."""
+
+    def __init__(self, admin_url):
+        self.admin_url = admin_url
+        self.engine = create_engine(config.database_url(admin_url.render_as_string(hide_password=False), "."),
+                                    isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        self.created: list[str] = []
+
+    def create_database(self) -> str:
+        """A new empty database owned by the admin URL's user; its URL (with password) for the servers."""
+        name = f"casting_prod_test_{uuid.uuid4().hex[:12]}"
+        self.created.append(name)
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except DBAPIError as exc:
+            if getattr(exc.orig, "pgcode", None) != "42501" or not self._create_as_superuser(name):
+                raise
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def _create_as_superuser(self, name: str) -> bool:
+        """The test database's role may lack CREATEDB (CI's does): as root, create it over the local socket, as
+        .ci/postgres.sh does, owned by that role."""
+        local = self.admin_url.host in (None, "", "127.0.0.1", "localhost")
+        if not local or os.geteuid() != 0 or not shutil.which("runuser") or not shutil.which("psql"):
+            return False
+        owner = self.admin_url.username or "postgres"
+        result = subprocess.run(
+            ["runuser", "-u", "postgres", "--", "psql", "-p", str(self.admin_url.port or 5432),
+             "-v", "ON_ERROR_STOP=1", "-q", "-c", f'CREATE DATABASE "{name}" OWNER "{owner}"'],
+            capture_output=True, text=True, timeout=30, cwd="/",
+        )
+        assert result.returncode == 0, f"creating {name} as postgres failed: {result.stderr}"
+        return True
+
+    def engine_for(self, url: str):
+        return create_engine(config.database_url(url, "."), connect_args={"connect_timeout": 3})
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            with self.engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg(database_url):
+    """PostgreSQL to make scratch databases on: TEST_DATABASE_URL's server, else the local default."""
+    candidates = [database_url, os.environ.get("TEST_DATABASE_URL") or "", FALLBACK_ADMIN_URL]
+    raw = next(url for url in candidates if url.startswith(("postgres://", "postgresql")))
+    url = make_url(config.database_url(raw, "."))
+    admin = PostgresAdmin(url.set(database="postgres"))
+    try:
+        with admin.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        admin.engine.dispose()
+        unavailable(f"PostgreSQL at {url.host}:{url.port} is unreachable: {str(exc.orig).strip()}")
+    yield admin
+    admin.drop_all()
+
+
+def migrate(database: str, signing_pem: str) -> None:
+    result = subprocess.run(
+        [FLASK, "--app", "app", "db", "upgrade"], cwd=ROOT, capture_output=True, text=True, timeout=90,
+        env=server_env(DATABASE_URL=database, LOCAL_ISSUER_PRIVATE_KEY=signing_pem),
+    )
+    assert result.returncode == 0, f"flask db upgrade failed:\n{result.stdout}\n{result.stderr}"
+
+
+def postgres_bindir() -> Path | None:
+    found = shutil.which("pg_config")
+    if found:
+        result = subprocess.run([found, "--bindir"], capture_output=True, text=True, timeout=10)
+        candidate = Path(result.stdout.strip())
+        if (candidate / "initdb").exists():
+            return candidate
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return versions[-1].parent if versions else None
+
+
+class Cluster:
+    """A PostgreSQL cluster of its own in a temp dir, on its own port (run as `postgres` when we are root)."""
+
+    def __init__(self, bindir: Path):
+        self.bindir = bindir
+        self.dir = Path(tempfile.mkdtemp(prefix="casting-pg-"))
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    def run(self, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
+        return subprocess.run([*prefix, *argv], capture_output=True, text=True, timeout=timeout, cwd=self.dir)
+
+    def initdb(self) -> None:
+        result = self.run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                          "-E", "UTF8", "--no-sync")
+        assert result.returncode == 0, f"initdb failed:\n{result.stdout}\n{result.stderr}"
+
+    def start(self) -> None:
+        options = f"-k {self.dir} -p {self.port} -c listen_addresses=127.0.0.1"
+        result = self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "server.log"),
+                          "-o", options, "-w", "-t", "30", "start")
+        assert result.returncode == 0, f"pg_ctl start failed:\n{result.stdout}\n{result.stderr}\n{self.log()}"
+
+    def stop(self, mode: str = "immediate") -> None:
+        result = self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
+        assert result.returncode == 0, f"pg_ctl stop failed:\n{result.stdout}\n{result.stderr}"
+
+    def running(self) -> bool:
+        if not self.data.exists():
+            return False
+        return self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "status", timeout=20).returncode == 0
+
+    def log(self) -> str:
+        return tail(self.dir / "server.log", 5000)
+
+    def remove(self) -> None:
+        try:
+            if self.running():
+                self.stop("immediate")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster():
+    bindir = postgres_bindir()
+    if bindir is None:
+        unavailable("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    if os.geteuid() == 0 and not shutil.which("runuser"):
+        unavailable("running as root without runuser: initdb cannot run")
+    made = Cluster(bindir)
+    try:
+        made.initdb()
+        made.start()
+        yield made
+    finally:
+        print(f"----- PostgreSQL cluster on port {made.port} -----\n{made.log()}")
+        made.remove()
+
+
+# --- Redis, tokens, the issuer's JWKS ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, seconds: float):
+    """An flock held for the block: two runs of this file on one machine must not FLUSHDB each other's Redis."""
+    with open(path, "a") as handle:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"another test run held {path} for over {seconds} s")
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        unavailable(f"Redis at 127.0.0.1:6379 is unreachable: {exc}")
+    try:
+        with exclusive(Path(tempfile.gettempdir()) / f"casting-agency-tests-redis-{REDIS_DB}.lock", 120):
+            client.flushdb()
+            try:
+                yield f"redis://127.0.0.1:6379/{REDIS_DB}", client
+            finally:
+                client.flushdb()
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def local_pem(signing_key) -> str:
+    return private_pem(signing_key)
+
+
+@pytest.fixture(scope="module")
+def local_issuer(local_pem) -> auth.LocalIssuer:
+    return auth.LocalIssuer.from_pem(local_pem, auth.LOCAL_AUDIENCE)
+
+
+class JwksServer:
+    """The "Auth0 tenant": a JWKS document on a real http.server, and tokens signed with its key."""
+
+    def __init__(self):
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = f"test-{uuid.uuid4().hex[:8]}"
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
+        document = json.dumps({"keys": [{**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}]}).encode()
+        self.hits = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                if self.path != "/.well-known/jwks.json":
+                    self.send_error(404)
+                    return
+                outer.hits += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(document)))
+                self.end_headers()
+                self.wfile.write(document)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/.well-known/jwks.json"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+
+    def mint(self, permissions: list[str], issuer: str = PROD_ISSUER, audience: str = PROD_AUDIENCE) -> str:
+        now = int(time.time())
+        claims = {"iss": issuer, "aud": audience, "sub": f"auth0|{uuid.uuid4().hex}", "iat": now,
+                  "exp": now + 600, "permissions": permissions}
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def jwks():
+    server = JwksServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    servers = Fleet(tmp_path)
+    try:
+        yield servers
+    finally:
+        servers.close()
+
+
+# --- 1. the Procfile under honcho, in production mode -------------------------------------------------------------
+
+
+class Honcho(Process):
+    STARTED = re.compile(r"(\w+) started \(pid=(\d+)\)")
+
+    def children(self) -> list[int]:
+        return [int(pid) for _, pid in self.STARTED.findall(self.output())]
+
+    def stop(self, sig: int = signal.SIGTERM, seconds: float = STOP_SECONDS) -> int:
+        """honcho forwards SIGTERM to each process's group; whatever is left after that is killed."""
+        try:
+            return super().stop(sig, seconds)
+        finally:
+            for pid in self.children():
+                signal_group(pid, signal.SIGKILL)
+
+
+def test_procfile_release_then_web_under_honcho_in_production(pg, jwks, tmp_path):
+    database = pg.create_database()
+    port = free_port()
+    empty_env_file = tmp_path / "empty.env"  # never read a developer's .env
+    empty_env_file.write_text("")
+    env = server_env(APP_ENV="production", AUTH0_DOMAIN=PROD_DOMAIN, API_AUDIENCE=PROD_AUDIENCE,
+                     JWKS_URL=jwks.url, TOKEN_ISSUER=PROD_ISSUER, DATABASE_URL=database, PORT=str(port))
+    honcho = [HONCHO, "-f", "Procfile", "-e", str(empty_env_file), "--no-colour"]
+
+    # The release phase migrates the empty database and exits 0.
+    release = Honcho("honcho-release", [*honcho, "start", "release"], env, tmp_path / "release.log")
+    try:
+        assert release.wait(90) == 0, release.output()
+    finally:
+        release.stop()
+    engine = pg.engine_for(database)
+    try:
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM alembic_version")) == 1
+            assert conn.scalar(text("SELECT count(*) FROM movies")) == 0
+    finally:
+        engine.dispose()
+
+    # The web process: gunicorn from the Procfile, production checks on, tokens from the JWKS server.
+    web = Honcho("honcho-web", [*honcho, "start", "web"], env, tmp_path / "web.log")
+    try:
+        server = Server(web, port)
+        server.wait_healthy()
+        ready = server.request("GET", "/ready")
+        assert ready.status_code == 200 and ready.json() == {"status": "ready"}, ready.text
+        assert ready.headers.get("Strict-Transport-Security"), "production mode is not on"
+
+        reader = jwks.mint(auth.ROLE_PERMISSIONS["casting-assistant"])
+        producer = jwks.mint(auth.ROLE_PERMISSIONS["executive-producer"])
+        listed = server.request("GET", "/movies", reader)
+        assert listed.status_code == 200, listed.text
+        assert listed.json() == {"success": True, "movies": [], "total": 0, "page": 1, "per_page": 20}
+        created = server.request("POST", "/movies", producer, json={"title": "Dyno", "release_date": "2024-02-29"})
+        assert created.status_code == 201, created.text
+        movie = created.json()["movie"]
+        fetched = server.request("GET", f"/movies/{movie['id']}", reader)
+        assert fetched.status_code == 200 and fetched.json()["movie"] == movie, fetched.text
+        assert jwks.hits >= 1
+
+        expect_json_error(server.request("GET", "/movies"), 401)
+        wrong_issuer = jwks.mint(auth.ROLE_PERMISSIONS["casting-assistant"], issuer="https://elsewhere.test/")
+        expect_json_error(server.request("GET", "/movies", wrong_issuer), 401)
+
+        # A clean stop: SIGTERM to honcho's group, honcho stops gunicorn, everything exits in time.
+        gunicorn_pids = web.children()
+        assert gunicorn_pids, web.output()
+        signal_group(web.pid, signal.SIGTERM)
+        code = web.wait(STOP_SECONDS)
+        assert code in (0, 143), f"honcho exited with {code}:\n{web.output()}"
+        deadline = time.monotonic() + 10
+        while any(group_alive(pid) for pid in gunicorn_pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(group_alive(pid) for pid in gunicorn_pids), f"gunicorn outlived honcho:\n{web.output()}"
+        assert "Shutting down: Master" in web.output(), web.output()
+        with pytest.raises(requests.ConnectionError):
+            requests.get(server.url + "/health", timeout=2)
+    finally:
+        web.stop()
+        print(f"----- release -----\n{release.output()}\n----- web -----\n{web.output()}")
+
+
+# --- 2. two instances, one PostgreSQL, one Redis ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_database(pg, local_pem):
+    database = pg.create_database()
+    migrate(database, local_pem)
+    return database
+
+
+@pytest.fixture(scope="module")
+def two_dynos(shared_database, redis_url, local_pem, tmp_path_factory):
+    url, _client = redis_url
+    servers = Fleet(tmp_path_factory.mktemp("dynos"))
+    try:
+        settings = {"DATABASE_URL": shared_database, "REDIS_URL": url, "LOCAL_ISSUER_PRIVATE_KEY": local_pem,
+                    "RATE_LIMIT_READS": "10/minute", "WEB_CONCURRENCY": "2"}
+        yield servers.gunicorn("dyno-a", **settings), servers.gunicorn("dyno-b", **settings)
+    finally:
+        servers.close()
+
+
+def test_a_write_through_one_instance_is_read_through_the_other(two_dynos, local_issuer):
+    a, b = two_dynos
+    producer = local_issuer.mint("executive-producer", sub=f"writer|{uuid.uuid4().hex}")
+    created = a.request("POST", "/movies", producer, json={"title": "Shared State", "release_date": "2020-01-02"})
+    assert created.status_code == 201, created.text
+    movie = created.json()["movie"]
+    seen = b.request("GET", f"/movies/{movie['id']}", producer)
+    assert seen.status_code == 200 and seen.json()["movie"] == movie, seen.text
+
+    actor = b.request("POST", "/actors", producer, json={**actor_body("Across Dynos"), "movie_ids": [movie["id"]]})
+    assert actor.status_code == 201, actor.text
+    cast = a.request("GET", f"/movies/{movie['id']}", producer)
+    assert cast.status_code == 200, cast.text
+    assert cast.json()["movie"]["actors"] == [{"id": actor.json()["actor"]["id"], "name": "Across Dynos"}]
+
+
+def test_the_rate_limit_budget_is_shared_through_redis(two_dynos, local_issuer, redis_url):
+    a, b = two_dynos
+    _url, client = redis_url
+    subject = f"limited|{uuid.uuid4().hex}"
+    token = local_issuer.mint("casting-assistant", sub=subject)
+    responses = [(a, b)[i % 2].request("GET", "/movies", token) for i in range(20)]
+    statuses = [r.status_code for r in responses]
+    assert statuses == [200] * 10 + [429] * 10, statuses
+    for response in responses[10:]:
+        expect_json_error(response, 429)
+        assert 1 <= retry_after(response) <= 60
+    # The budget really lives in Redis, keyed by the token's subject.
+    keys = [key.decode() for key in client.scan_iter(count=1000)]
+    assert any(subject in key for key in keys), keys
+    # Another subject still has its own budget, on either instance.
+    other = local_issuer.mint("casting-assistant", sub=f"other|{uuid.uuid4().hex}")
+    assert a.request("GET", "/movies", other).status_code == 200
+    assert b.request("GET", "/movies", other).status_code == 200
+
+
+def test_requests_still_succeed_when_redis_is_down(fleet, shared_database, local_pem, local_issuer):
+    closed = free_port()  # nothing listens there
+    server = fleet.gunicorn("dyno-no-redis", DATABASE_URL=shared_database, LOCAL_ISSUER_PRIVATE_KEY=local_pem,
+                            REDIS_URL=f"redis://127.0.0.1:{closed}/0")
+    token = local_issuer.mint("casting-director", sub=f"no-redis|{uuid.uuid4().hex}")
+    for i in range(12):
+        started = time.monotonic()
+        if i % 4 == 3:
+            response = server.request("POST", "/actors", token, json=actor_body(f"Fail Open {i}"))
+            expected = 201
+        else:
+            response = server.request("GET", "/actors", token)
+            expected = 200
+        assert time.monotonic() - started < 3, f"request {i} took too long with Redis down"
+        assert response.status_code == expected, (i, response.status_code, response.text[:300])
+    assert server.request("GET", "/ready").status_code == 200
+
+
+# --- 3. the database goes away and comes back ---------------------------------------------------------------------
+
+
+def test_database_outage_is_a_fast_503_and_recovers_without_a_restart(cluster, fleet, local_pem, local_issuer):
+    migrate(cluster.url, local_pem)
+    server = fleet.gunicorn("dyno-outage", DATABASE_URL=cluster.url, LOCAL_ISSUER_PRIVATE_KEY=local_pem,
+                            WEB_CONCURRENCY="2")
+    token = local_issuer.mint("casting-director", sub=f"outage|{uuid.uuid4().hex}")
+    acknowledged: dict[int, str] = {}
+    for i in range(6):
+        response = server.request("POST", "/actors", token, json=actor_body(f"Survivor {i}"))
+        assert response.status_code == 201, response.text
+        acknowledged[response.json()["actor"]["id"]] = f"Survivor {i}"
+    some_id = next(iter(acknowledged))
+
+    cluster.stop("immediate")
+    api_calls = [
+        ("GET", "/actors", None), ("GET", f"/actors/{some_id}", None), ("GET", "/movies", None),
+        ("GET", f"/actors/{some_id}/movies", None), ("POST", "/actors", actor_body("Lost While Down")),
+        ("PATCH", f"/actors/{some_id}", {"age": 41}), ("DELETE", f"/actors/{some_id}", None),
+    ]
+    for _round in range(3):  # a few rounds, so that both workers meet the outage
+        for method, path, body in api_calls:
+            started = time.monotonic()
+            response = server.request(method, path, token, json=body)
+            elapsed = time.monotonic() - started
+            assert elapsed < 3, f"{method} {path} took {elapsed:.1f} s with the database down"
+            expect_json_error(response, 503)
+            retry_after(response)
+        started = time.monotonic()
+        ready = server.request("GET", "/ready")
+        assert time.monotonic() - started < 3
+        expect_json_error(ready, 503)
+        retry_after(ready)
+        health = server.request("GET", "/health")
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+
+    cluster.start()
+    deadline = time.monotonic() + 20
+    statuses: list[int] = []
+    while time.monotonic() < deadline:
+        statuses = [server.request("GET", "/actors", token, timeout=5).status_code for _ in range(4)]
+        if statuses == [200] * 4:
+            break
+        time.sleep(0.25)
+    assert statuses == [200] * 4, f"still {statuses} 20 s after the database came back"
+    assert server.process.proc.poll() is None, "gunicorn had to restart"
+    assert server.request("GET", "/ready").status_code == 200
+
+    for actor_id, name in acknowledged.items():
+        response = server.request("GET", f"/actors/{actor_id}", token)
+        assert response.status_code == 200, (actor_id, response.text)
+        assert response.json()["actor"]["name"] == name
+    listed = server.request("GET", "/actors", token, params={"per_page": "100"})
+    assert listed.status_code == 200
+    assert sorted(a["id"] for a in listed.json()["actors"]) == sorted(acknowledged), "a 503 wrote something"
+    assert listed.json()["total"] == len(acknowledged)
+
+
+# --- 4. a burst of writes -----------------------------------------------------------------------------------------
+
+
+def test_a_burst_of_concurrent_writes_loses_nothing(pg, fleet, local_pem, local_issuer):
+    database = pg.create_database()
+    migrate(database, local_pem)
+    server = fleet.gunicorn("dyno-burst", DATABASE_URL=database, LOCAL_ISSUER_PRIVATE_KEY=local_pem,
+                            RATE_LIMIT_WRITES="100000/minute", WEB_CONCURRENCY="3", GUNICORN_THREADS="4")
+    token = local_issuer.mint("casting-director", sub=f"burst|{uuid.uuid4().hex}")
+    total, threads = 200, 20
+
+    def post(i: int) -> tuple[int, int | None, str]:
+        with requests.Session() as session:
+            response = session.post(server.url + "/actors", json=actor_body(f"Burst {i:03d}"), timeout=20,
+                                    headers={"Authorization": f"Bearer {token}"})
+        actor_id = response.json()["actor"]["id"] if response.status_code == 201 else None
+        if actor_id is not None:
+            assert response.headers["Location"].endswith(f"/actors/{actor_id}")
+        return response.status_code, actor_id, response.text[:200]
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(pool.map(post, range(total), timeout=90))
+    statuses = Counter(status for status, _, _ in results)
+    assert not [r for r in results if r[0] >= 500], f"server errors in the burst: {statuses}"
+    created = sorted(actor_id for status, actor_id, _ in results if status == 201)
+    assert len(set(created)) == len(created), "an id was handed out twice"
+
+    engine = pg.engine_for(database)
+    try:
+        with engine.connect() as conn:
+            rows = sorted(conn.scalars(text("SELECT id FROM actors")).all())
+    finally:
+        engine.dispose()
+    assert rows == created, f"database has {len(rows)} rows, the API acknowledged {len(created)}"
+    assert statuses == {201: total}, statuses
