@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 30
 MAX_AUTHORIZATION_BYTES = 8192
+MAX_JWKS_BYTES = 512 * 1024  # Auth0's key set is a few KiB
+# NumericDate claims (exp, iat, nbf) beyond this are absurd (year 285 million) and no longer exact as floats.
+MAX_NUMERIC_DATE = 2**53
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
@@ -85,13 +88,62 @@ def invalid(description: str) -> AuthError:
 # --- the key set ------------------------------------------------------------------
 
 
-def http_jwks_fetcher(url: str, timeout: float) -> Callable[[], dict]:
+class JwksFetchError(Exception):
+    """A JWKS fetch that produced no document; the cache counts it as a failed refresh."""
+
+
+def http_jwks_fetcher(url: str, timeout: float, max_bytes: int = MAX_JWKS_BYTES) -> Callable[[], dict]:
+    """A fetch of the JWKS at `url` that returns or fails within `timeout` seconds of wall-clock time.
+
+    `requests`' own timeout bounds each connect and each socket read, not the
+    whole exchange: a server sending one byte at a time never trips it, and
+    name resolution ignores it. So the request runs in a worker thread that the
+    caller (who holds the cache lock) waits for at most `timeout`. The worker
+    follows no redirect, stops reading at the deadline or past `max_bytes`, and
+    only one runs at a time: while a fetch that outlived its caller is still
+    running, further attempts fail at once instead of piling up threads.
+    """
+    running = threading.Lock()
+
     def fetch() -> dict:
-        response = requests.get(url, timeout=timeout)
-        response.raise_for_status()
-        return response.json()
+        if not running.acquire(blocking=False):
+            raise JwksFetchError("the previous JWKS fetch has not finished yet")
+        deadline = time.monotonic() + timeout
+        done = threading.Event()
+        outcome: dict = {}
+
+        def work() -> None:
+            try:
+                outcome["document"] = _get_jwks(url, timeout, deadline, max_bytes)
+            except Exception as exc:  # handed to the caller, if it is still waiting
+                outcome["error"] = exc
+            finally:
+                running.release()
+                done.set()
+
+        threading.Thread(target=work, name="jwks-fetch", daemon=True).start()
+        if not done.wait(timeout):
+            raise JwksFetchError(f"no JWKS from {url} within {timeout:g} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["document"]
 
     return fetch
+
+
+def _get_jwks(url: str, timeout: float, deadline: float, max_bytes: int) -> dict:
+    with requests.get(url, timeout=timeout, stream=True, allow_redirects=False,
+                      headers={"Accept": "application/json"}) as response:
+        if response.status_code != 200:
+            raise JwksFetchError(f"the JWKS URL answered HTTP {response.status_code}")
+        body = bytearray()
+        while chunk := response.raw.read1(64 * 1024, decode_content=True):
+            body += chunk
+            if len(body) > max_bytes:
+                raise JwksFetchError(f"the JWKS document is larger than {max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise JwksFetchError("the JWKS document arrived too slowly")
+    return json.loads(body)
 
 
 class JwksCache:
@@ -258,12 +310,20 @@ class TokenVerifier:
                 if isinstance(exc, kind):
                     raise invalid(description) from None
             raise invalid("token is invalid") from None
+        for name in ("exp", "iat", "nbf"):
+            if name in claims and not _is_numeric_date(claims[name]):
+                raise invalid(f"token {name} claim must be a number of seconds since 1970")
         permissions = claims.get("permissions")
         if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
             raise invalid("token permissions claim must be a list of strings")
         if not isinstance(claims["sub"], str):
             raise invalid("token sub claim must be a string")
         return claims
+
+
+def _is_numeric_date(value) -> bool:
+    """A JSON number in [0, 2**53]: not a bool or a string, and never NaN, infinite or too large for a float."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_NUMERIC_DATE
 
 
 def bearer_token(header: str | None) -> str | None:

@@ -32,6 +32,23 @@ def database_url(raw: str | None, instance_path: str) -> str:
     return raw
 
 
+def redis_storage_options(url: str | None) -> dict:
+    """Keyword arguments Flask-Limiter's Redis storage hands to `redis.from_url` along with `url`.
+
+    Short socket timeouts: a Redis that hangs must not hang the API. Heroku Redis
+    speaks TLS (`rediss://`) with a self-signed certificate, which redis-py would
+    reject: certificate verification is off for `rediss://` (the add-on manages
+    `REDIS_URL`, so the URL itself is never edited). `ssl_cert_reqs` is only
+    valid on TLS connections, so a plain `redis://` URL never gets it.
+    """
+    if not url:
+        return {}
+    options: dict = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    if url.startswith("rediss://"):
+        options["ssl_cert_reqs"] = None
+    return options
+
+
 def is_production(env: Mapping[str, str]) -> bool:
     return env.get("APP_ENV", "").strip().lower() == "production" or "DYNO" in env
 
@@ -53,6 +70,8 @@ def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "TOKEN_ISSUER": env.get("TOKEN_ISSUER") or (
             f"https://{auth0_domain}/" if auth0_domain else None
         ),
+        # Lets JWKS_URL/TOKEN_ISSUER point at a stand-in issuer in production mode (bench/run.py, tests).
+        "ALLOW_TEST_ISSUER": _flag(env.get("ALLOW_TEST_ISSUER")),
         "JWKS_TTL_SECONDS": float(env.get("JWKS_TTL_SECONDS", "600")),
         "JWKS_COOLDOWN_SECONDS": float(env.get("JWKS_COOLDOWN_SECONDS", "30")),
         "JWKS_TIMEOUT_SECONDS": float(env.get("JWKS_TIMEOUT_SECONDS", "3")),
@@ -63,9 +82,7 @@ def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "RATE_LIMIT_WRITES": env.get("RATE_LIMIT_WRITES", "60/minute"),
         "RATELIMIT_ENABLED": not _flag(env.get("RATE_LIMIT_DISABLED")),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
-        # Short socket timeouts: a Redis that hangs must not hang the API.
-        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
-        if env.get("REDIS_URL") else {},
+        "RATELIMIT_STORAGE_OPTIONS": redis_storage_options(env.get("REDIS_URL")),
         # Redis down: keep serving on per-process in-memory budgets (logged once), back to Redis when it returns.
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
@@ -102,5 +119,16 @@ def check_production(config: Mapping) -> None:
             + " and ".join(missing)
             + "; the local token issuer never runs in production"
         )
+    if not config.get("ALLOW_TEST_ISSUER"):
+        # The contract fixes the key set and `iss` to the Auth0 tenant: an environment string must not move them.
+        domain = config["AUTH0_DOMAIN"]
+        derived = {"JWKS_URL": f"https://{domain}/.well-known/jwks.json", "TOKEN_ISSUER": f"https://{domain}/"}
+        moved = [f"{key} unset or {value!r} (from AUTH0_DOMAIN), not {config.get(key)!r}"
+                 for key, value in derived.items() if config.get(key) != value]
+        if moved:
+            raise ConfigError(
+                "production (APP_ENV=production or DYNO set) needs " + " and ".join(moved)
+                + "; only ALLOW_TEST_ISSUER=true (benchmarks and tests, never a real deployment) permits another issuer"
+            )
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL, not SQLite")

@@ -291,6 +291,21 @@ ATTACKS = {
     "nbf beyond the leeway": lambda m, other: m.token(nbf=int(time.time()) + 120),
     "iat far in the future": lambda m, other: m.token(iat=int(time.time()) + 3600, exp=int(time.time()) + 7200),
     "exp not a number": lambda m, other: m.token(exp="tomorrow"),
+    # NumericDates must be JSON numbers in [0, 2**53]: a huge exp once overflowed float() into a 500.
+    "exp 2**1024 (overflows a float)": lambda m, other: m.token(exp=2**1024),
+    "exp 10**400": lambda m, other: m.token(exp=10**400),
+    "exp just past 2**53": lambda m, other: m.token(exp=2**53 + 1),
+    "exp 1e300": lambda m, other: m.token(exp=1e300),
+    "exp Infinity": lambda m, other: m.token(exp=float("inf")),
+    "exp NaN": lambda m, other: m.token(exp=float("nan")),
+    "exp a numeric string": lambda m, other: m.token(exp=str(int(time.time()) + 600)),
+    "exp true": lambda m, other: m.token(exp=True),
+    "iat -2**1024": lambda m, other: m.token(iat=-(2**1024)),
+    "iat negative": lambda m, other: m.token(iat=-1),
+    "iat a numeric string": lambda m, other: m.token(iat=str(int(time.time()))),
+    "nbf -2**1024": lambda m, other: m.token(nbf=-(2**1024)),
+    "nbf 2**1024": lambda m, other: m.token(nbf=2**1024),
+    "nbf false": lambda m, other: m.token(nbf=False),
     "wrong aud": lambda m, other: m.token(aud="https://another-api"),
     "missing aud": lambda m, other: m.token(aud=DROP),
     "aud list without ours": lambda m, other: m.token(aud=["https://another-api", "https://third-api"]),
@@ -360,6 +375,8 @@ ACCEPTED = {
     "expired within the leeway": lambda m: f"Bearer {m.token(exp=int(time.time()) - 10)}",
     "nbf within the leeway": lambda m: f"Bearer {m.token(nbf=int(time.time()) + 10)}",
     "iat within the leeway": lambda m: f"Bearer {m.token(iat=int(time.time()) + 10)}",
+    "fractional NumericDates (RFC 7519 allows them)": lambda m: "Bearer " + m.token(
+        iat=time.time() - 0.5, nbf=time.time() - 0.5, exp=time.time() + 600.5),
     "extra claims (Auth0's azp, scope, gty)": lambda m: f"Bearer {m.token(azp='abc', scope='openid', gty='x')}",
     "a 4 KiB token": lambda m: f"Bearer {m.token(padding='x' * 2500)}",
 }
@@ -398,6 +415,10 @@ class JwksServer:
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self.status = 200
         self.body: bytes | None = None  # None: serve the JWKS of self.keys
+        self.location: str | None = None  # a Location header (with status 302, a redirect)
+        self.content_length = True  # False: no Content-Length, the body ends when the connection closes
+        self.drip: float | None = None  # send the body one byte every `drip` seconds
+        self.drip_headers = False  # drip the status line and headers too
         self.fetches = 0
         server = self
 
@@ -408,11 +429,22 @@ class JwksServer:
                     return
                 server.fetches += 1
                 body = server.body if server.body is not None else json.dumps(server.document()).encode()
+                if server.drip_headers:
+                    head = (f"HTTP/1.0 {server.status} OK\r\nContent-Type: application/json\r\n"
+                            f"Content-Length: {len(body)}\r\n\r\n").encode()
+                    server.trickle(self.wfile, head + body)
+                    return
                 self.send_response(server.status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                if server.content_length:
+                    self.send_header("Content-Length", str(len(body)))
+                if server.location:
+                    self.send_header("Location", server.location)
                 self.end_headers()
-                self.wfile.write(body)
+                if server.drip:
+                    server.trickle(self.wfile, body)
+                else:
+                    self.wfile.write(body)
 
             def log_message(self, *args):
                 pass
@@ -426,6 +458,17 @@ class JwksServer:
 
     def document(self) -> dict:
         return jwks_document(self.keys)
+
+    def trickle(self, out, data: bytes) -> None:
+        """Send `data` a byte at a time, until it is all sent, the client hangs up or the server stops."""
+        for i in range(len(data)):
+            if not self.running:
+                return
+            try:
+                out.write(data[i:i + 1])
+            except OSError:
+                return
+            time.sleep(self.drip)
 
     def stop(self) -> None:
         if self.running:
@@ -594,6 +637,93 @@ def test_keys_that_are_not_rs256_signing_keys_are_ignored(jwks_servers, remote_a
         assert_invalid_token(client.get("/movies", headers=bearer(remote_minter(remote_key, kid).token())))
 
 
+def answer_within(seconds: float, call):
+    """call() in a thread: its result and how long it took; the test fails (instead of hanging) past `seconds`."""
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            outcome["error"] = exc
+
+    started = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"no answer within {seconds} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"], time.monotonic() - started
+
+
+@pytest.mark.parametrize("headers_too", [False, True], ids=["slow-body", "slow-headers"])
+def test_an_issuer_dripping_bytes_is_a_503_within_the_timeout(jwks_servers, remote_app, remote_key, headers_too):
+    """One byte every 0.5 s never trips a per-read timeout: the fetch must be bounded in wall-clock time."""
+    server = jwks_servers()
+    server.keys["key-1"] = remote_key
+    server.drip, server.drip_headers = 0.5, headers_too
+    flask_app = remote_app(server.url, cooldown=30)  # JWKS_TIMEOUT_SECONDS=1
+    token = remote_minter(remote_key, "key-1").token()
+
+    response, seconds = answer_within(10, lambda: flask_app.test_client().get("/movies", headers=bearer(token)))
+    assert_json_error(response, 503)
+    assert "Retry-After" in response.headers
+    assert seconds < 3, f"the 503 took {seconds:.1f} s"
+    # Inside the cool-down the next request does not wait for the issuer at all.
+    response, seconds = answer_within(10, lambda: flask_app.test_client().get("/movies", headers=bearer(token)))
+    assert_json_error(response, 503)
+    assert seconds < 0.5
+    assert server.fetches == 1
+
+
+def test_a_refresh_from_a_dripping_issuer_keeps_the_last_good_keys(jwks_servers, remote_app, remote_key):
+    server = jwks_servers()
+    server.keys["key-1"] = remote_key
+    flask_app = remote_app(server.url, cooldown=0.2)
+    client = flask_app.test_client()
+    good = remote_minter(remote_key, "key-1")
+    assert client.get("/movies", headers=bearer(good.token())).status_code == 200
+
+    server.drip = 0.5
+    time.sleep(0.3)  # past the cool-down: an unknown kid now makes one refresh, which drips
+    unknown = remote_minter(remote_key, "key-2").token()
+    response, seconds = answer_within(10, lambda: flask_app.test_client().get("/movies", headers=bearer(unknown)))
+    assert_invalid_token(response)  # keys are known, this one is not among them
+    assert seconds < 3, f"the answer took {seconds:.1f} s"
+    assert client.get("/movies", headers=bearer(good.token())).status_code == 200
+    assert flask_app.extensions["token_verifier"].keys.fetch_count == 2
+
+
+@pytest.mark.parametrize("content_length", [True, False], ids=["declared-length", "read-until-close"])
+@pytest.mark.parametrize("size,status", [(400 * 1024, 200), (600 * 1024, 503)], ids=["400KiB", "600KiB"])
+def test_a_jwks_document_over_512_kib_is_refused(jwks_servers, remote_app, remote_key, content_length, size, status):
+    """The body is capped while it is read (a missing or lying Content-Length changes nothing)."""
+    document = jwks_document({"key-1": remote_key})
+    compact = json.dumps(document).encode()
+    server = jwks_servers()
+    server.body = compact[:-1] + b" " * (size - len(compact)) + b"}"  # valid JSON, padded to `size` bytes
+    assert len(server.body) == size and json.loads(server.body) == document
+    server.content_length = content_length
+    response, _ = answer_within(10, lambda: remote_app(server.url).test_client().get(
+        "/movies", headers=bearer(remote_minter(remote_key, "key-1").token())))
+    if status == 200:
+        assert response.status_code == 200, response.get_data(as_text=True)
+    else:
+        assert_json_error(response, 503)
+
+
+def test_a_redirecting_jwks_url_is_not_followed(jwks_servers, remote_app, remote_key):
+    elsewhere = jwks_servers()
+    elsewhere.keys["key-1"] = remote_key
+    server = jwks_servers()
+    server.status, server.location, server.body = 302, elsewhere.url, b""
+    response = remote_app(server.url).test_client().get(
+        "/movies", headers=bearer(remote_minter(remote_key, "key-1").token()))
+    assert_json_error(response, 503)
+    assert server.fetches == 1 and elsewhere.fetches == 0
+
+
 # JwksCache on its own, with a fake clock, for what real time makes slow: TTL and cool-down arithmetic.
 
 
@@ -743,6 +873,54 @@ def test_production_with_auth0_settings_starts_without_a_local_issuer(make_app, 
     built_apps.append(built)
     assert built.extensions["local_issuer"] is None
     assert built.extensions["token_verifier"].issuer == "https://casting.eu.auth0.com/"
+
+
+AUTH0_ENV = {"AUTH0_DOMAIN": "casting.eu.auth0.com", "API_AUDIENCE": "https://casting-api",
+             "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nowhere"}
+
+
+@pytest.mark.parametrize("name,value", [
+    ("JWKS_URL", "http://127.0.0.1:8080/.well-known/jwks.json"),
+    ("JWKS_URL", "https://evil.example/.well-known/jwks.json"),
+    ("TOKEN_ISSUER", "https://evil.example/"),
+    ("TOKEN_ISSUER", "https://casting.eu.auth0.com"),  # Auth0's iss ends with a slash
+])
+@pytest.mark.parametrize("production", [{"APP_ENV": "production"}, {"DYNO": "web.1"}], ids=["APP_ENV", "DYNO"])
+@pytest.mark.parametrize("opt_in", [None, "", "false"], ids=["unset", "empty", "false"])
+def test_production_refuses_a_key_set_or_issuer_moved_from_auth0_domain(name, value, production, opt_in):
+    env = {**AUTH0_ENV, **production, name: value}
+    if opt_in is not None:
+        env["ALLOW_TEST_ISSUER"] = opt_in
+    with pytest.raises(config.ConfigError, match=rf"production .* needs {name} unset or .*{re.escape(repr(value))}"):
+        config.check_production(config.load("/srv/instance", env))
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"JWKS_URL": "", "TOKEN_ISSUER": ""},  # setup.sh's empty placeholders
+    {"JWKS_URL": "https://casting.eu.auth0.com/.well-known/jwks.json", "TOKEN_ISSUER": "https://casting.eu.auth0.com/"},
+], ids=["unset", "empty", "the-derived-values"])
+def test_production_accepts_the_key_set_and_issuer_of_auth0_domain(overrides):
+    config.check_production(config.load("/srv/instance", {**AUTH0_ENV, "APP_ENV": "production", **overrides}))
+
+
+def test_production_trusts_a_stand_in_issuer_only_with_allow_test_issuer(monkeypatch, built_apps):
+    """What bench/run.py and the production-mode tests do: the whole app refuses, then starts with the opt-in."""
+    for name in AUTH_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**AUTH0_ENV, "APP_ENV": "production", "JWKS_URL": "http://127.0.0.1:9/.well-known/jwks.json",
+                        "TOKEN_ISSUER": "https://stand-in.test/"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ALLOW_TEST_ISSUER", raising=False)
+    both = r"needs JWKS_URL unset or .* and TOKEN_ISSUER unset or .*ALLOW_TEST_ISSUER=true"
+    with pytest.raises(config.ConfigError, match=both):
+        create_app({"TESTING": True})
+
+    monkeypatch.setenv("ALLOW_TEST_ISSUER", "true")
+    built = create_app({"TESTING": True})
+    built_apps.append(built)
+    assert built.config["PRODUCTION"] is True
+    assert built.extensions["token_verifier"].issuer == "https://stand-in.test/"
 
 
 def flask_cli(*args: str, env: dict) -> subprocess.CompletedProcess:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
+import redis
+from limits.storage import storage_from_string
 from sqlalchemy import func, select
 
 import config
@@ -44,6 +48,32 @@ def test_production_refuses_sqlite():
                                              "API_AUDIENCE": "casting"})
     with pytest.raises(config.ConfigError, match="SQLite"):
         config.check_production(settings)
+
+
+@pytest.mark.parametrize("url,tls", [
+    ("redis://127.0.0.1:6379/0", False),
+    ("rediss://:secret@ec2-1-2-3-4.compute-1.amazonaws.com:12345", True),  # Heroku Redis: TLS, self-signed
+])
+def test_redis_storage_options(url, tls):
+    settings = config.load("/srv/instance", {"REDIS_URL": url})
+    assert settings["RATELIMIT_STORAGE_URI"] == url
+    expected = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    if tls:
+        expected["ssl_cert_reqs"] = None
+    assert settings["RATELIMIT_STORAGE_OPTIONS"] == expected
+    # What Flask-Limiter builds from them (no connection is opened): redis-py accepts the options, and a
+    # rediss:// URL gets a TLS connection that does not verify the certificate.
+    connection = storage_from_string(url, **expected).storage.connection_pool.make_connection()
+    assert isinstance(connection, redis.SSLConnection) is tls
+    if tls:
+        assert connection.cert_reqs == ssl.CERT_NONE
+    assert connection.socket_timeout == connection.socket_connect_timeout == 0.5
+
+
+def test_no_redis_url_counts_in_memory_without_options():
+    settings = config.load("/srv/instance", {})
+    assert settings["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert settings["RATELIMIT_STORAGE_OPTIONS"] == {}
 
 
 def test_body_limit_is_64_kib():
