@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Column, delete, func, select, text
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Integer,
+    Select,
+    Text,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+    true,
+)
+from sqlalchemy import cast as cast_to
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
 from auth import requires_auth
@@ -63,7 +81,7 @@ def json_body(schema: type[Schema]) -> Schema:
     """The request body validated by `schema`: 415 not JSON, 400 unparsable or not an object, 422 invalid."""
     if not request.is_json:
         raise ApiError(415, "request body must be JSON (Content-Type: application/json)")
-    raw = request.get_data(cache=False)
+    raw = _body_bytes()
     try:
         data = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
@@ -76,8 +94,23 @@ def json_body(schema: type[Schema]) -> Schema:
         raise validation_error(exc, 422) from None
 
 
+def _body_bytes() -> bytes:
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+        # A chunked body (no Content-Length): werkzeug would stop reading quietly at the limit and
+        # hand over a truncated body, so read one byte past it to tell an oversized body apart.
+        raw = request.environ["wsgi.input"].read(limit + 1)
+        if len(raw) > limit:
+            raise RequestEntityTooLarge()
+        return raw
+    return request.get_data(cache=False)
+
+
 def no_body() -> None:
+    """For endpoints that take no body: 415 for a PUT with a body that is not JSON, 400 for any other."""
     if request.content_length or request.headers.get("Transfer-Encoding"):
+        if request.method == "PUT" and not request.is_json:
+            raise ApiError(415, "this endpoint takes no request body, and a body must be JSON")
         raise ApiError(400, "this endpoint takes no request body")
 
 
@@ -119,14 +152,16 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _order(model, sort: str):
-    column = getattr(model, sort.lstrip("-"))
-    return [column.desc(), model.id.desc()] if sort.startswith("-") else [column.asc(), model.id.asc()]
+def _order(columns, sort: str):
+    """ORDER BY for `sort` over a model or a subquery's columns; ties broken by id, same direction."""
+    name = sort.lstrip("-")
+    keys = [getattr(columns, name)] if name == "id" else [getattr(columns, name), columns.id]
+    return [key.desc() if sort.startswith("-") else key.asc() for key in keys]
 
 
 @dataclass(frozen=True)
 class Listing:
-    """How to list one side of the casting: its columns, and the summary of the other side it embeds."""
+    """How to list one side of the casting: its columns, its filters, and the summary of the other side it embeds."""
 
     model: type
     key: str  # "movies" / "actors"
@@ -136,38 +171,128 @@ class Listing:
     other_fk: Column
     other_label: str  # "name" / "title"
     embedded: str  # "actors" / "movies"
+    # Each filter by name: its clause, with the value as a bound parameter of the same name, so that a
+    # statement is built once per shape of request and reused with new values.
+    filters: dict[str, Callable[[], ColumnElement[bool]]]
+
+    def where(self, names: Iterable[str]) -> list[ColumnElement[bool]]:
+        return [self.filters[name]() for name in sorted(names)]
+
+    def count(self, clauses: list[ColumnElement[bool]]) -> Select:
+        """The exact total: the rows matching `clauses`, or with none the count kept by triggers
+        (migration 0002), so an unfiltered list never runs a COUNT(*) over the whole table."""
+        if clauses:
+            return select(func.count()).select_from(self.model).where(*clauses)
+        return select(table_counts.c.row_count).where(table_counts.c.table_name == self.model.__tablename__)
 
 
-MOVIES = Listing(Movie, "movies", ("id", "title", "release_date"), movie_actors.c.movie_id,
-                 Actor, movie_actors.c.actor_id, "name", "actors")
-ACTORS = Listing(Actor, "actors", ("id", "name", "age", "gender"), movie_actors.c.actor_id,
-                 Movie, movie_actors.c.movie_id, "title", "movies")
+MOVIES = Listing(
+    Movie, "movies", ("id", "title", "release_date"), movie_actors.c.movie_id, Actor, movie_actors.c.actor_id,
+    "name", "actors", {
+        "q": lambda: Movie.title.ilike(bindparam("q"), escape="\\"),
+        "released_after": lambda: Movie.release_date >= bindparam("released_after"),
+        "released_before": lambda: Movie.release_date <= bindparam("released_before"),
+        "actor_id": lambda: Movie.id.in_(
+            select(movie_actors.c.movie_id).where(movie_actors.c.actor_id == bindparam("actor_id"))),
+    })
+ACTORS = Listing(
+    Actor, "actors", ("id", "name", "age", "gender"), movie_actors.c.actor_id, Movie, movie_actors.c.movie_id,
+    "title", "movies", {
+        "q": lambda: Actor.name.ilike(bindparam("q"), escape="\\"),
+        "gender": lambda: func.lower(Actor.gender) == bindparam("gender"),
+        "min_age": lambda: Actor.age >= bindparam("min_age"),
+        "max_age": lambda: Actor.age <= bindparam("max_age"),
+        "movie_id": lambda: Actor.id.in_(
+            select(movie_actors.c.actor_id).where(movie_actors.c.movie_id == bindparam("movie_id"))),
+    })
+LISTINGS = {listing.key: listing for listing in (MOVIES, ACTORS)}
 
 
-def _total(listing: Listing, filters: list) -> int:
-    if not filters:  # kept exact by triggers: no COUNT(*) over the whole table
-        return db.session.scalar(
-            select(table_counts.c.row_count).where(table_counts.c.table_name == listing.model.__tablename__))
-    return db.session.scalar(select(func.count()).select_from(listing.model).where(*filters))
+def _page(listing: Listing, values: dict, params):
+    if db.engine.dialect.name == "postgresql":
+        return _page_postgresql(listing, values, params)
+    return _page_rows(listing, values, params)
 
 
-def _page(listing: Listing, filters: list, params) -> dict:
-    """One page of rows with their embedded casts: three statements whatever the page size.
+@functools.lru_cache(maxsize=256)
+def _page_statement(key: str, sort: str, filters: tuple[str, ...]) -> Select:
+    """The single statement of a PostgreSQL list page: the page, each row's cast and the total, as the
+    response body. Built once per listing, sort and set of filters (about 0.4 ms saved per request);
+    the page, the size and the filter values are bound parameters."""
+    listing = LISTINGS[key]
+    model, other, label = listing.model, listing.other, listing.other_label
+    clauses = listing.where(filters)
+    rows = select(*(getattr(model, c) for c in listing.columns))
+    if "q" in filters:
+        # ILIKE '%term%' is costly on every row it reads: the matches are found once, for both the page
+        # and the exact total (measured: a narrow search 1.6x faster at 10k and 100k movies). Cheap
+        # filters keep two reads: an early-stopping walk for the page and an index-only count.
+        matches = rows.where(*clauses).cte("matches").prefix_with("MATERIALIZED")
+        rows, columns = select(*matches.c), matches.c
+        total = select(func.count()).select_from(matches).scalar_subquery()
+    else:
+        rows, columns = rows.where(*clauses), model
+        total = listing.count(clauses).scalar_subquery()
+    page = (
+        rows.order_by(*_order(columns, sort))
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+        .subquery("page")
+    )
+    empty = literal_column("'[]'::json")
+    # Each cast member's label by primary key: the planner otherwise hash-joins a whole scan of the
+    # other table for every row of the page (measured: 2.7x slower at 1k movies).
+    other_label = select(getattr(other, label)).where(other.id == listing.other_fk).scalar_subquery()
+    cast = (
+        select(func.coalesce(func.json_agg(aggregate_order_by(
+            func.json_build_object("id", listing.other_fk, label, other_label), listing.other_fk)), empty))
+        .where(listing.own_fk == page.c.id)
+        .scalar_subquery()
+    )
+    fields = []
+    for name in listing.columns:
+        column = page.c[name]
+        fields += [name, func.to_char(column, "YYYY-MM-DD") if name == "release_date" else column]
+    items = (
+        select(func.coalesce(func.json_agg(aggregate_order_by(
+            func.json_build_object(*fields, listing.embedded, cast), *_order(page.c, sort))), empty))
+        .select_from(page)
+        .scalar_subquery()
+    )
+    body = func.json_build_object(
+        "success", true(), listing.key, items, "total", total,
+        "page", bindparam("page", type_=Integer), "per_page", bindparam("per_page", type_=Integer))
+    return select(cast_to(body, Text))
 
-    Plain rows (no ORM objects) on this hot path: the total, the page, and the
-    casts of every row on the page in one query.
-    """
-    total = _total(listing, filters)
+
+def _page_postgresql(listing: Listing, values: dict, params) -> Response:
+    """The whole response body built by PostgreSQL in one statement, outside any explicit transaction:
+    one round trip, and no decoding or re-encoding here."""
+    statement = _page_statement(listing.key, params.sort, tuple(sorted(values)))
+    if not db.session().in_transaction():  # a single statement needs no BEGIN/ROLLBACK round trips
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    body = db.session.scalar(statement, {
+        **values, "limit": params.per_page, "offset": (params.page - 1) * params.per_page,
+        "page": params.page, "per_page": params.per_page})
+    return Response(body, mimetype="application/json")
+
+
+def _page_rows(listing: Listing, values: dict, params) -> dict:
+    """One page of rows with their embedded casts (other databases): three statements whatever the page
+    size, as plain rows (no ORM objects): the total, the page, and the casts of every row on the page."""
+    model = listing.model
+    clauses = listing.where(values)
+    total = db.session.scalar(listing.count(clauses), values)
     offset = (params.page - 1) * params.per_page
     records: list[dict] = []
     if offset < total:
-        model = listing.model
         rows = db.session.execute(
             select(*(getattr(model, c) for c in listing.columns))
-            .where(*filters)
+            .where(*clauses)
             .order_by(*_order(model, params.sort))
             .limit(params.per_page)
-            .offset(offset)
+            .offset(offset),
+            values,
         ).all()
         records = [dict(zip(listing.columns, row, strict=True)) for row in rows]
         by_id = {}
@@ -186,35 +311,46 @@ def _page(listing: Listing, filters: list, params) -> dict:
             )
             for owner, other_id, other_label in cast:
                 by_id[owner].append({"id": other_id, label: other_label})
-    return {"success": True, listing.key: records, "total": total, "page": params.page, "per_page": params.per_page}
+    return {"success": True, listing.key: records, "total": total, "page": params.page,
+            "per_page": params.per_page}
 
 
-def movie_page(params: ActorFilmographyQuery, actor_id: int | None) -> dict:
-    filters = []
+def movie_page(params: ActorFilmographyQuery, actor_id: int | None):
+    return _page(MOVIES, movie_filters(params, actor_id), params)
+
+
+def movie_filters(params: ActorFilmographyQuery, actor_id: int | None) -> dict:
+    """The movie filters a request asks for: their bound values, by name (MOVIES.filters)."""
+    values: dict = {}
     if params.q:
-        filters.append(Movie.title.ilike(_like(params.q), escape="\\"))
+        values["q"] = _like(params.q)
     if params.released_after:
-        filters.append(Movie.release_date >= params.released_after)
+        values["released_after"] = params.released_after
     if params.released_before:
-        filters.append(Movie.release_date <= params.released_before)
+        values["released_before"] = params.released_before
     if actor_id is not None:
-        filters.append(Movie.id.in_(select(movie_actors.c.movie_id).where(movie_actors.c.actor_id == actor_id)))
-    return _page(MOVIES, filters, params)
+        values["actor_id"] = actor_id
+    return values
 
 
-def actor_page(params: MovieCastQuery, movie_id: int | None) -> dict:
-    filters = []
+def actor_page(params: MovieCastQuery, movie_id: int | None):
+    return _page(ACTORS, actor_filters(params, movie_id), params)
+
+
+def actor_filters(params: MovieCastQuery, movie_id: int | None) -> dict:
+    """The actor filters a request asks for: their bound values, by name (ACTORS.filters)."""
+    values: dict = {}
     if params.q:
-        filters.append(Actor.name.ilike(_like(params.q), escape="\\"))
+        values["q"] = _like(params.q)
     if params.gender:
-        filters.append(func.lower(Actor.gender) == params.gender.lower())
+        values["gender"] = params.gender.lower()
     if params.min_age is not None:
-        filters.append(Actor.age >= params.min_age)
+        values["min_age"] = params.min_age
     if params.max_age is not None:
-        filters.append(Actor.age <= params.max_age)
+        values["max_age"] = params.max_age
     if movie_id is not None:
-        filters.append(Actor.id.in_(select(movie_actors.c.actor_id).where(movie_actors.c.movie_id == movie_id)))
-    return _page(ACTORS, filters, params)
+        values["movie_id"] = movie_id
+    return values
 
 
 def load_movie(movie_id: int, *, for_update: bool = False) -> Movie:
@@ -328,7 +464,7 @@ def list_movie_actors(movie_id: int):
 
 @bp.put("/movies/<id:movie_id>/actors/<id:actor_id>")
 @requires_auth("patch:movies")
-@operation(MovieEnvelope, errors=(400, 409))
+@operation(MovieEnvelope, errors=(400, 409, 415))
 def cast_actor(movie_id: int, actor_id: int):
     """Cast an actor in a movie (idempotent)."""
     no_body()
@@ -342,9 +478,10 @@ def cast_actor(movie_id: int, actor_id: int):
 
 @bp.delete("/movies/<id:movie_id>/actors/<id:actor_id>")
 @requires_auth("patch:movies")
-@operation(MovieEnvelope, errors=(409,))
+@operation(MovieEnvelope, errors=(400, 409))
 def uncast_actor(movie_id: int, actor_id: int):
     """Remove an actor from a movie's cast (404 when not cast)."""
+    no_body()
     removed = db.session.execute(
         delete(movie_actors).where(movie_actors.c.movie_id == movie_id, movie_actors.c.actor_id == actor_id)
     ).rowcount

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 
@@ -185,9 +186,16 @@ def test_cast_with_unknown_movie_or_actor_is_404(api, method):
     assert "actor" in assert_error(api(method, f"/movies/{movie['id']}/actors/999"), 404)["message"]
 
 
-def test_cast_takes_no_body(api):
+def test_cast_takes_no_body(api, app):
     movie, actor = new_movie(api), new_actor(api)
-    assert_error(api("PUT", f"/movies/{movie['id']}/actors/{actor['id']}", json={"x": 1}), 400)
+    path = f"/movies/{movie['id']}/actors/{actor['id']}"
+    assert_error(api("PUT", path, json={"x": 1}), 400)
+    assert_error(api("PUT", path, data="x", content_type="text/plain"), 415)
+    assert row_counts(app)[2] == 0
+    assert api("PUT", path).status_code == 200
+    assert_error(api("DELETE", path, json={"x": 1}), 400)
+    assert_error(api("DELETE", path, data="x", content_type="text/plain"), 400)
+    assert row_counts(app)[2] == 1
 
 
 def test_nested_lists(api):
@@ -460,6 +468,17 @@ def test_body_over_64_kib_is_413(api, app):
     assert row_counts(app) == (0, 0, 0)
 
 
+@pytest.mark.parametrize("size,status", [(64 * 1024, 422), (64 * 1024 + 1, 413), (80_000, 413)])
+def test_chunked_bodies_are_held_to_the_same_limit(api, app, size, status):
+    """A body with no Content-Length (chunked) is not quietly cut at 64 KiB: over it, it is a 413."""
+    head = json.dumps({"title": "X", "release_date": "2020-01-01"})[:-1]
+    body = (head + ', "pad": "' + "y" * (size - len(head) - 20) + '"}').ljust(size).encode()
+    assert len(body) == size
+    response = api("POST", "/movies", input_stream=io.BytesIO(body), content_type="application/json")
+    assert_error(response, status)  # 422 at the limit: the whole body was read, and "pad" is unknown
+    assert row_counts(app) == (0, 0, 0)
+
+
 def test_method_not_allowed_is_json_405_with_allow(api):
     response = api("PUT", "/movies")
     assert_error(response, 405)
@@ -545,3 +564,57 @@ def test_unfiltered_totals_stay_exact_through_writes_and_deletes(api, app):
     api("POST", "/movies", json={"title": "bad", "release_date": "nope"})  # rejected: counts unchanged
     assert api("GET", "/movies").json["total"] == row_counts(app)[0] == 2
     assert api("GET", "/actors").json["total"] == row_counts(app)[1] == 3
+
+
+@pytest.mark.parametrize("movies_query,actors_query", [
+    ("", ""), ("sort=-title&per_page=3&page=2", "sort=-age&per_page=2&page=2"), ("q=ice", "q=a&gender=female"),
+    ("released_after=2017-01-01&actor_id=1", "min_age=41&max_age=50&movie_id=1"),
+    ("sort=release_date&per_page=100", "sort=name&per_page=100"), ("page=9", "page=9"),
+    ("q=100%25_", "q=_"),
+])
+def test_postgresql_list_path_matches_the_portable_one(app, catalogue, movies_query, actors_query):
+    """On PostgreSQL lists are built by one SQL statement; it must say exactly what the row path says,
+    and the connection it ran on in autocommit goes back to the pool as it was."""
+    import api as views
+    from schemas import ActorListQuery, MovieListQuery
+
+    def parse(schema, query):
+        return schema.model_validate(dict(pair.split("=") for pair in query.replace("%25", "%").split("&") if pair))
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the single-statement path exists only on PostgreSQL")
+    movies, actors = parse(MovieListQuery, movies_query), parse(ActorListQuery, actors_query)
+    for listing, params, values in (
+        (views.MOVIES, movies, views.movie_filters(movies, movies.actor_id)),
+        (views.ACTORS, actors, views.actor_filters(actors, actors.movie_id)),
+    ):
+        with app.test_request_context():
+            single = json.loads(views._page_postgresql(listing, values, params).get_data())
+            used = db.session.connection().connection.dbapi_connection
+            assert used.autocommit is True
+        assert used.autocommit is False  # reset when the connection went back to the pool
+        with app.test_request_context():
+            assert single == views._page_rows(listing, values, params)
+        assert single[listing.key] or params.page == 9 or "q=" in movies_query
+
+
+@pytest.mark.parametrize("listing,path", [("movies", "/movies?q=ice"), ("actors", "/actors?q=pine")])
+def test_search_can_use_the_trigram_index_on_postgresql(app, api, catalogue, listing, path):
+    """`q=` (ILIKE '%term%', escaped) is served by migration 0003's GIN trigram index, not a whole-table read."""
+    import api as views
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("pg_trgm exists only on PostgreSQL")
+    assert api("GET", path).json["total"] >= 1
+    with app.test_request_context():
+        statement = views._page_statement(listing, "id", ("q",))
+        compiled = statement.compile(dialect=db.engine.dialect)
+        connection = db.session.connection()
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(row[0] for row in connection.exec_driver_sql(
+            "EXPLAIN " + compiled.string,
+            {**compiled.params, "q": "%ice%", "limit": 20, "offset": 0, "page": 1, "per_page": 20}))
+        db.session.rollback()
+    assert f"ix_{listing}_{'title' if listing == 'movies' else 'name'}_trgm" in plan, plan

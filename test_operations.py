@@ -81,6 +81,7 @@ def test_security_headers(client, producer):
 def production(make_app, **overrides):
     settings = {"PRODUCTION": True, "AUTH0_DOMAIN": "tenant.example", "API_AUDIENCE": "casting",
                 "JWKS_URL": "http://127.0.0.1:9/jwks.json", "TOKEN_ISSUER": "https://tenant.example/",
+                "ALLOW_TEST_ISSUER": True,  # the JWKS_URL above is a stand-in
                 "SQLALCHEMY_DATABASE_URI": "postgresql://u@127.0.0.1:9/db"}
     settings.update(overrides)
     return make_app(**settings)
