@@ -26,6 +26,7 @@ ERROR_DESCRIPTIONS = {
     401: "No token, or a token that is malformed, expired, or signed, issued or addressed wrongly",
     403: "A valid token without the required permission",
     404: "No such record",
+    405: "This path does not take the request's method; `Allow` lists the methods it does",
     409: "The request lost a race against a concurrent change; nothing was written",
     413: "The body is larger than 64 KiB",
     415: "The body is not application/json",
@@ -38,9 +39,22 @@ RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
 ERROR_HEADERS = {
     401: {"WWW-Authenticate": {"description": "The bearer challenge (RFC 6750)", "schema": {"type": "string"}}},
     403: {"WWW-Authenticate": {"description": "The bearer challenge (RFC 6750)", "schema": {"type": "string"}}},
+    405: {"Allow": {"description": "The methods this path takes", "schema": {"type": "string"}}},
     429: RETRY_AFTER,
     503: RETRY_AFTER,
 }
+# What each error really says (errors.py, auth.py, api.py); `_error_example` puts in the operation's own words.
+ERROR_MESSAGES = {
+    401: "a bearer token is required",
+    409: "the request conflicts with a concurrent change; nothing was written",
+    413: "request body is larger than 64 KiB",
+    415: "request body must be JSON (Content-Type: application/json)",
+    429: "rate limit exceeded; slow down",
+    500: "internal server error",
+    503: "the database is unavailable; try again shortly",
+}
+EXAMPLE_REQUEST_ID = "3f0c9a4e5b7d4c21a8e6f1d2c3b4a596"
+HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH"})
 # Every guarded operation can answer these, whatever it does.
 COMMON_ERRORS = (401, 403, 429, 500, 503)
 BODY_ERRORS = (400, 409, 413, 415, 422)
@@ -77,17 +91,21 @@ def _without_null(schema: dict) -> dict:
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict]:
+    """Each field as a query parameter; one with a default has it as its example (no filter is pre-filled)."""
     schema = model.model_json_schema()
-    return [
-        {
+    parameters = []
+    for name, prop in schema["properties"].items():
+        parameter = {
             "name": name,
             "in": "query",
             "required": name in schema.get("required", []),
             "description": prop.get("description") or _QUERY_HELP.get(name, ""),
             "schema": _without_null(dict(prop)),
         }
-        for name, prop in schema["properties"].items()
-    ]
+        if prop.get("default") is not None:
+            parameter["example"] = prop["default"]
+        parameters.append(parameter)
+    return parameters
 
 
 _QUERY_HELP = {
@@ -105,10 +123,35 @@ _QUERY_HELP = {
 }
 
 
-def _error_response(status: int) -> dict:
+def _error_example(status: int, spec: dict, path: str, permission: str | None, allowed: frozenset[str]) -> dict:
+    """The error body this operation gives for `status`, as the app words it."""
+    example: dict = {"success": False, "error": status}
+    if status == 400 and spec["query"]:
+        example["message"] = "page must be greater than or equal to 1"
+        example["details"] = {"page": ["must be greater than or equal to 1"]}
+    elif status == 400:
+        example["message"] = "request body is not valid JSON" if spec["body"] else "this endpoint takes no request body"
+    elif status == 403:
+        example["message"] = f"token lacks the {permission} permission"
+    elif status == 404:
+        example["message"] = f"{re.findall(r'{([a-z]+)_id}', path)[0]} not found"
+    elif status == 405:
+        example["message"] = f"method {min(HTTP_METHODS - allowed)} not allowed here"
+    elif status == 422:
+        field = next(iter(spec["body"].model_fields))  # a title or a name
+        example["message"] = f"{field} must not be empty"
+        example["details"] = {field: ["must not be empty"]}
+    else:
+        example["message"] = ERROR_MESSAGES[status]
+    if status >= 500:
+        example["request_id"] = EXAMPLE_REQUEST_ID
+    return example
+
+
+def _error_response(status: int, example: dict) -> dict:
     response = {
         "description": ERROR_DESCRIPTIONS[status],
-        "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}},
+        "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}, "example": example}},
     }
     if status in ERROR_HEADERS:
         response["headers"] = ERROR_HEADERS[status]
@@ -127,11 +170,15 @@ def build(app: Flask) -> dict:
         [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)], ref_template=REF
     )
 
+    # Any other method on a path is a 405 (the routing layer answers before any view runs).
+    allowed: dict[str, frozenset[str]] = {}
+    for rule in app.url_map.iter_rules():
+        allowed[rule.rule] = allowed.get(rule.rule, frozenset()) | (rule.methods & HTTP_METHODS)
     paths: dict[str, dict] = {}
     for rule, view in sorted(described, key=lambda item: item[0].rule):
         path = _path(rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(rule, view, path)
+            paths.setdefault(path, {})[method.lower()] = _operation(rule, view, path, allowed[rule.rule])
     _add_links(paths, described)
     return {
         "openapi": "3.1.0",
@@ -172,16 +219,17 @@ def _add_links(paths: dict, described: list) -> None:
             }
 
 
-def _operation(rule, view, path: str) -> dict:
+def _operation(rule, view, path: str, allowed: frozenset[str]) -> dict:
     spec = view.openapi
     summary, _, description = (view.__doc__ or "").strip().partition("\n")
     operation_spec: dict = {"operationId": rule.endpoint.rsplit(".", 1)[-1], "summary": summary.strip(),
                             "tags": [path.strip("/").split("/")[0]]}
     if description.strip():
         operation_spec["description"] = description.strip()
+    # Example id 1: the first movie and actor `flask seed` creates on a fresh database (the actor is cast in it).
     parameters = [
         {"name": name, "in": "path", "required": True,
-         "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+         "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, "example": 1}
         for name in re.findall(r"{([^}]+)}", path)
     ]
     if spec["query"]:
@@ -212,8 +260,10 @@ def _operation(rule, view, path: str) -> dict:
         errors.add(400)
     if parameters and any(p["in"] == "path" for p in parameters):
         errors.add(404)
+    if HTTP_METHODS - allowed:
+        errors.add(405)
     for status in sorted(errors):
-        responses[str(status)] = _error_response(status)
+        responses[str(status)] = _error_response(status, _error_example(status, spec, path, permission, allowed))
     operation_spec["responses"] = responses
     return operation_spec
 

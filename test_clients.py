@@ -1,0 +1,158 @@
+"""The third-party clients: the Postman collection against the OpenAPI document, and scripts/smoke.py run for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import free_port
+from models import Actor, Movie, db, movie_actors
+
+ROOT = Path(__file__).parent
+COLLECTION = ROOT / "postman" / "casting-agency.postman_collection.json"
+ENVIRONMENT = ROOT / "postman" / "casting-agency.postman_environment.json"
+SMOKE = ROOT / "scripts" / "smoke.py"
+ROLE_FOLDERS = ["No token", "Casting Assistant", "Casting Director", "Executive Producer"]
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+PLACEHOLDER = re.compile(r"\{\{[a-z_]+\}\}")
+
+
+# --- the Postman collection ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def collection() -> dict:
+    return json.loads(COLLECTION.read_text())
+
+
+@pytest.fixture(scope="module")
+def document() -> dict:
+    return json.loads((ROOT / "openapi.json").read_text())
+
+
+def requests_in(folder: dict) -> list[dict]:
+    found = []
+    for item in folder["item"]:
+        found += requests_in(item) if "item" in item else [item["request"]]
+    return found
+
+
+def operation(request: dict) -> tuple[str, str]:
+    """("GET", "/movies/{}") from a Postman request: each {{variable}} segment is a path parameter."""
+    segments = ["{}" if PLACEHOLDER.fullmatch(segment) else segment for segment in request["url"]["path"]]
+    return request["method"], "/" + "/".join(segments)
+
+
+def strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_collection_is_postman_v2_1_with_a_folder_per_role(collection):
+    assert collection["info"]["schema"] == "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
+    assert [folder["name"] for folder in collection["item"]] == ["Setup", *ROLE_FOLDERS, "Cleanup"]
+    auth = {folder["name"]: folder["auth"] for folder in collection["item"]}
+    assert auth["No token"] == {"type": "noauth"}
+    for role, variable in [("Casting Assistant", "assistant_token"), ("Casting Director", "director_token"),
+                           ("Executive Producer", "producer_token")]:
+        assert auth[role]["type"] == "bearer"
+        assert auth[role]["bearer"] == [{"key": "token", "value": f"{{{{{variable}}}}}", "type": "string"}]
+
+
+def test_every_role_folder_covers_every_operation_of_the_document(collection, document):
+    documented = {(method.upper(), re.sub(r"{[^}]+}", "{}", path))
+                  for path, operations in document["paths"].items() for method in operations}
+    assert len(documented) == 16
+    for folder in collection["item"]:
+        if folder["name"] in ROLE_FOLDERS:
+            covered = {operation(request) for request in requests_in(folder)}
+            assert documented - covered == set(), f"{folder['name']} misses these operations"
+            assert {request["url"]["host"][0] for request in requests_in(folder)} == {"{{base_url}}"}
+
+
+def test_no_token_folder_fetches_the_document_and_the_docs(collection):
+    folder = next(folder for folder in collection["item"] if folder["name"] == "No token")
+    requests = {item["name"]: item for item in folder["item"]}
+    for name, path in [("GET /openapi.json", "/openapi.json"), ("GET /docs", "/docs")]:
+        assert operation(requests[name]["request"]) == ("GET", path)
+        script = "\n".join(requests[name]["event"][0]["script"]["exec"])
+        assert "to.have.status(200)" in script
+    assert "3\\.1" in "\n".join(requests["GET /openapi.json"]["event"][0]["script"]["exec"])
+    assert "text\\/html" in "\n".join(requests["GET /docs"]["event"][0]["script"]["exec"])
+    # The collection-wide envelope checks must leave the HTML page alone.
+    envelope = "\n".join(next(e for e in collection["event"] if e["listen"] == "test")["script"]["exec"])
+    assert "docs" in envelope and "openapi\\.json" in envelope
+
+
+def test_no_token_is_committed(collection):
+    environment = json.loads(ENVIRONMENT.read_text())
+    values = {variable["key"]: variable["value"] for variable in environment["values"]}
+    assert set(values) == {"base_url", "assistant_token", "director_token", "producer_token"}
+    assert set(values.values()) == {""}
+    assert all(variable["value"] == "" for variable in collection["variable"])
+    for text in strings(collection) + strings(environment):
+        assert not JWT.search(text), f"something like a JWT is committed: {text[:40]}..."
+    for request in requests_in(collection):
+        for header in request["header"]:
+            if header["key"].lower() == "authorization":
+                assert header["value"] == "Bearer not-a-jwt" or PLACEHOLDER.search(header["value"])
+
+
+# --- scripts/smoke.py ---------------------------------------------------------------------
+
+
+def run_smoke(base_url: str, **tokens: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
+    env.update(tokens, PYTHONIOENCODING="utf-8")
+    return subprocess.run([sys.executable, str(SMOKE), "--timeout", "5", base_url], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_smoke_fails_readably_when_nothing_listens():
+    result = run_smoke(f"http://127.0.0.1:{free_port()}", PRODUCER_TOKEN="not-a-real-token")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"FAIL  health — GET /health: cannot connect.*", lines[1]), lines
+    assert re.fullmatch(r"smoke: 0 passed, [1-9][0-9]* failed, [1-9][0-9]* skipped", lines[-1]), lines
+
+
+def test_smoke_without_a_producer_token_is_a_usage_error():
+    result = run_smoke(f"http://127.0.0.1:{free_port()}")
+    assert result.returncode == 2
+    assert "PRODUCER_TOKEN is not set" in result.stderr
+
+
+def rows(app) -> tuple[int, int, int]:
+    with app.app_context():
+        counts = tuple(db.session.scalar(select(func.count()).select_from(table))
+                       for table in (Movie.__table__, Actor.__table__, movie_actors))
+        db.session.remove()
+    return counts
+
+
+def test_smoke_passes_against_gunicorn_and_leaves_nothing_behind(app, gunicorn, issuer):
+    before = rows(app)
+    result = run_smoke(gunicorn.url, PRODUCER_TOKEN=issuer.mint("executive-producer"),
+                       DIRECTOR_TOKEN=issuer.mint("casting-director"),
+                       ASSISTANT_TOKEN=issuer.mint("casting-assistant"))
+    assert result.returncode == 0, result.stdout + result.stderr + gunicorn.process.output()
+    lines = result.stdout.splitlines()
+    assert all(line.startswith("PASS  ") for line in lines[1:-1]), lines
+    assert any(line.startswith("PASS  casting assistant") for line in lines)
+    assert re.fullmatch(r"smoke: [1-9][0-9]* passed, 0 failed, 0 skipped", lines[-1]), lines
+    assert rows(app) == before
+    with app.app_context():
+        assert db.session.scalars(select(Movie.title).where(Movie.title.contains("smoke-"))).all() == []
+        assert db.session.scalars(select(Actor.name).where(Actor.name.contains("smoke-"))).all() == []
+        db.session.remove()
