@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
+import subprocess
+import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask_migrate import upgrade
@@ -16,7 +23,8 @@ from models import Actor, Movie, db, movie_actors
 
 # The tests decide the configuration; nothing from the developer's shell leaks in.
 for _name in ("DATABASE_URL", "AUTH0_DOMAIN", "API_AUDIENCE", "JWKS_URL", "TOKEN_ISSUER", "APP_ENV", "DYNO",
-              "PUBLIC_READS", "CORS_ORIGINS", "LOCAL_ISSUER_PRIVATE_KEY", "REDIS_URL"):
+              "PUBLIC_READS", "CORS_ORIGINS", "LOCAL_ISSUER_PRIVATE_KEY", "REDIS_URL", "ALLOW_TEST_ISSUER",
+              "AUTH0_CLIENT_ID"):
     os.environ.pop(_name, None)
 
 ROLES = ["casting-assistant", "casting-director", "executive-producer"]
@@ -131,3 +139,147 @@ def count_statements(app):
             event.remove(engine, "before_cursor_execute", record)
 
     return counting
+
+
+# --- real servers on 127.0.0.1 (browser, client and production tests) -------------------------------------
+
+ROOT = Path(__file__).resolve().parent
+VENV_BIN = ROOT / ".venv" / "bin"
+GUNICORN = str(VENV_BIN / "gunicorn")
+STARTUP_SECONDS = 20
+STOP_SECONDS = 25
+# Settings of the servers that come only from each test, never from the shell running the suite.
+SCRUBBED = {
+    "DATABASE_URL", "TEST_DATABASE_URL", "AUTH0_DOMAIN", "AUTH0_CLIENT_ID", "API_AUDIENCE", "JWKS_URL",
+    "TOKEN_ISSUER", "ALLOW_TEST_ISSUER", "APP_ENV", "DYNO", "PUBLIC_READS", "CORS_ORIGINS",
+    "LOCAL_ISSUER_PRIVATE_KEY", "REDIS_URL", "PORT", "BIND_HOST", "WEB_CONCURRENCY", "LOG_LEVEL", "PROCFILE",
+}
+SCRUBBED_PREFIXES = ("RATE_LIMIT_", "JWKS_", "DB_", "GUNICORN", "FLASK_")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(**settings: str) -> dict[str, str]:
+    """os.environ without any app setting, with the virtualenv first on PATH, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED and not k.startswith(SCRUBBED_PREFIXES)}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(settings)
+    return env
+
+
+def tail(path: Path, limit: int = 20_000) -> str:
+    try:
+        data = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"<no log: {exc}>"
+    return data if len(data) <= limit else "...\n" + data[-limit:]
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+class Process:
+    """A child in its own process group (session) whose output goes to a file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path):
+        self.name = name
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return tail(self.log)
+
+    def wait(self, seconds: float) -> int:
+        try:
+            return self.proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{self.name} did not exit within {seconds} s; output:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGTERM, seconds: float = STOP_SECONDS) -> int:
+        """Signal the whole group, wait (bounded), then SIGKILL whatever is left of the group."""
+        if self.proc.poll() is None:
+            signal_group(self.pid, sig)
+            try:
+                self.proc.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                signal_group(self.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        signal_group(self.pid, signal.SIGKILL)  # orphaned workers, if any
+        return self.proc.returncode
+
+
+class Server:
+    """The HTTP side of a process serving the app (gunicorn, or honcho running it) on 127.0.0.1:port."""
+
+    def __init__(self, process: Process, port: int):
+        self.process = process
+        self.name = process.name
+        self.url = f"http://127.0.0.1:{port}"
+
+    def wait_healthy(self, seconds: float = STARTUP_SECONDS, port_clash_ok: bool = False) -> bool:
+        """True once /health answers 200; False when the port was taken meanwhile and `port_clash_ok`."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.proc.poll() is not None:
+                output = self.process.output()
+                if port_clash_ok and "in use" in output:
+                    return False
+                pytest.fail(f"{self.name} exited with {self.process.proc.returncode} while starting:\n{output}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(self.url + "/health", timeout=1).status_code == 200:
+                    return True
+            time.sleep(0.1)
+        pytest.fail(f"{self.name} did not answer /health within {seconds} s; output:\n{self.process.output()}")
+
+    def request(self, method: str, path: str, token: str | None = None, timeout: float = 10, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, self.url + path, headers=headers, timeout=timeout, **kwargs)
+
+
+def start_gunicorn(directory: Path, name: str, **settings: str) -> Server:
+    """`gunicorn --config gunicorn.conf.py 'app:create_app()'` on a free port of 127.0.0.1, once /health answers;
+    tried again when someone else took the port first. Nothing it started is left running when it fails."""
+    argv = [GUNICORN, "--config", "gunicorn.conf.py", "app:create_app()"]
+    for attempt in range(3):
+        port = free_port()
+        process = Process(f"{name}#{attempt}", argv, server_env(PORT=str(port), BIND_HOST="127.0.0.1", **settings),
+                          directory / f"{name}-{attempt}.log")
+        server = Server(process, port)
+        try:
+            healthy = server.wait_healthy(port_clash_ok=attempt < 2)
+        except BaseException:
+            process.stop()
+            raise
+        if healthy:
+            return server
+        process.stop()  # it lost the port; reap it
+    raise AssertionError("unreachable")
+
+
+# What the browser and client tests' servers run with: no rate limits, room for a page's parallel requests.
+LIVE_SETTINGS = {"RATE_LIMIT_DISABLED": "true", "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4"}
+
+
+@pytest.fixture(scope="module")
+def gunicorn(_schema, database_url, signing_key, tmp_path_factory):
+    """The app under gunicorn on the suite's database (the schema it migrated), trusting the suite's
+    local-issuer key; one server per test module that asks for it."""
+    server = start_gunicorn(tmp_path_factory.mktemp("gunicorn"), "gunicorn", DATABASE_URL=database_url,
+                            LOCAL_ISSUER_PRIVATE_KEY=pem(signing_key), **LIVE_SETTINGS)
+    yield server
+    server.process.stop()

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -43,24 +42,24 @@ from sqlalchemy.exc import DBAPIError
 
 import auth
 import config
+from conftest import (
+    ROOT,
+    STOP_SECONDS,
+    VENV_BIN,
+    Process,
+    Server,
+    free_port,
+    server_env,
+    signal_group,
+    start_gunicorn,
+    tail,
+)
 
-ROOT = Path(__file__).resolve().parent
-VENV_BIN = ROOT / ".venv" / "bin"
-GUNICORN = str(VENV_BIN / "gunicorn")
 FLASK = str(VENV_BIN / "flask")
 HONCHO = str(VENV_BIN / "honcho")
 ON_CI = os.environ.get("CI") == "true"
 FALLBACK_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_DB = 7
-STARTUP_SECONDS = 20
-STOP_SECONDS = 25
-# Settings of the servers that come only from each test, never from the shell running the suite.
-SCRUBBED = {
-    "DATABASE_URL", "TEST_DATABASE_URL", "AUTH0_DOMAIN", "API_AUDIENCE", "JWKS_URL", "TOKEN_ISSUER", "APP_ENV",
-    "DYNO", "PUBLIC_READS", "CORS_ORIGINS", "LOCAL_ISSUER_PRIVATE_KEY", "REDIS_URL", "PORT", "BIND_HOST",
-    "WEB_CONCURRENCY", "LOG_LEVEL", "PROCFILE",
-}
-SCRUBBED_PREFIXES = ("RATE_LIMIT_", "JWKS_", "DB_", "GUNICORN", "FLASK_")
 
 PROD_DOMAIN = "issuer.test"
 PROD_ISSUER = f"https://{PROD_DOMAIN}/"
@@ -77,33 +76,10 @@ def unavailable(reason: str):
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def private_pem(key: rsa.RSAPrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-
-
-def server_env(**settings: str) -> dict[str, str]:
-    """os.environ without any app setting, with the virtualenv first on PATH, plus `settings`."""
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED and not k.startswith(SCRUBBED_PREFIXES)}
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(settings)
-    return env
-
-
-def tail(path: Path, limit: int = 20_000) -> str:
-    try:
-        data = path.read_text(errors="replace")
-    except OSError as exc:
-        return f"<no log: {exc}>"
-    return data if len(data) <= limit else "...\n" + data[-limit:]
 
 
 def group_alive(pgid: int) -> bool:
@@ -116,77 +92,6 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-def signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
-
-
-class Process:
-    """A child in its own process group (session) whose output goes to a file."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path):
-        self.name = name
-        self.log = log
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def output(self) -> str:
-        return tail(self.log)
-
-    def wait(self, seconds: float) -> int:
-        try:
-            return self.proc.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"{self.name} did not exit within {seconds} s; output:\n{self.output()}")
-
-    def stop(self, sig: int = signal.SIGTERM, seconds: float = STOP_SECONDS) -> int:
-        """Signal the whole group, wait (bounded), then SIGKILL whatever is left of the group."""
-        if self.proc.poll() is None:
-            signal_group(self.pid, sig)
-            try:
-                self.proc.wait(timeout=seconds)
-            except subprocess.TimeoutExpired:
-                signal_group(self.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        signal_group(self.pid, signal.SIGKILL)  # orphaned workers, if any
-        return self.proc.returncode
-
-
-class Server:
-    """The HTTP side of a process serving the app (gunicorn, or honcho running it) on 127.0.0.1:port."""
-
-    def __init__(self, process: Process, port: int):
-        self.process = process
-        self.name = process.name
-        self.url = f"http://127.0.0.1:{port}"
-
-    def wait_healthy(self, seconds: float = STARTUP_SECONDS, port_clash_ok: bool = False) -> bool:
-        """True once /health answers 200; False when the port was taken meanwhile and `port_clash_ok`."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.proc.poll() is not None:
-                output = self.process.output()
-                if port_clash_ok and "in use" in output:
-                    return False
-                pytest.fail(f"{self.name} exited with {self.process.proc.returncode} while starting:\n{output}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
-                    return True
-            time.sleep(0.1)
-        pytest.fail(f"{self.name} did not answer /health within {seconds} s; output:\n{self.process.output()}")
-
-    def request(self, method: str, path: str, token: str | None = None, timeout: float = 10, **kwargs):
-        headers = kwargs.pop("headers", {})
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        return requests.request(method, self.url + path, headers=headers, timeout=timeout, **kwargs)
-
-
 class Fleet:
     """Starts gunicorn instances; `close()` stops them all and prints their logs (shown by pytest on failure)."""
 
@@ -195,22 +100,29 @@ class Fleet:
         self.processes: list[Process] = []
 
     def gunicorn(self, name: str, **settings: str) -> Server:
-        argv = [GUNICORN, "--config", "gunicorn.conf.py", "app:create_app()"]
-        for attempt in range(3):  # a free port can be taken by someone else before gunicorn binds it
-            port = free_port()
-            process = Process(f"{name}#{attempt}", argv, server_env(PORT=str(port), **settings),
-                              self.directory / f"{name}-{attempt}.log")
-            self.processes.append(process)
-            server = Server(process, port)
-            if server.wait_healthy(port_clash_ok=attempt < 2):
-                return server
-        raise AssertionError("unreachable")
+        server = start_gunicorn(self.directory, name, **settings)
+        self.processes.append(server.process)
+        return server
 
     def close(self) -> None:
         for process in self.processes:
             process.stop()
         for process in self.processes:
             print(f"----- {process.name} (rc={process.proc.returncode}) -----\n{process.output()}")
+
+
+def json_lines(output: str) -> list[dict]:
+    """The JSON objects logged in a process's output, also behind a prefix such as honcho's `12:00:00 web.1 | `."""
+    entries = []
+    for line in output.splitlines():
+        start = line.find("{")
+        if start < 0:
+            continue
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line[start:])
+            if isinstance(entry, dict):
+                entries.append(entry)
+    return entries
 
 
 def expect_json_error(response, status: int) -> dict:
@@ -519,7 +431,8 @@ def test_procfile_release_then_web_under_honcho_in_production(pg, jwks, tmp_path
     empty_env_file = tmp_path / "empty.env"  # never read a developer's .env
     empty_env_file.write_text("")
     env = server_env(APP_ENV="production", AUTH0_DOMAIN=PROD_DOMAIN, API_AUDIENCE=PROD_AUDIENCE,
-                     JWKS_URL=jwks.url, TOKEN_ISSUER=PROD_ISSUER, DATABASE_URL=database, PORT=str(port))
+                     JWKS_URL=jwks.url, TOKEN_ISSUER=PROD_ISSUER, ALLOW_TEST_ISSUER="true", DATABASE_URL=database,
+                     PORT=str(port))
     honcho = [HONCHO, "-f", "Procfile", "-e", str(empty_env_file), "--no-colour"]
 
     # The release phase migrates the empty database and exits 0.
@@ -553,9 +466,29 @@ def test_procfile_release_then_web_under_honcho_in_production(pg, jwks, tmp_path
         created = server.request("POST", "/movies", producer, json={"title": "Dyno", "release_date": "2024-02-29"})
         assert created.status_code == 201, created.text
         movie = created.json()["movie"]
-        fetched = server.request("GET", f"/movies/{movie['id']}", reader)
+        request_id = f"honcho-{uuid.uuid4().hex}"
+        fetched = server.request("GET", f"/movies/{movie['id']}", reader, headers={"X-Request-ID": request_id})
         assert fetched.status_code == 200 and fetched.json()["movie"] == movie, fetched.text
+        assert fetched.headers["X-Request-ID"] == request_id
         assert jwks.hits >= 1
+
+        # The access log: one JSON line for that request on the web process's stdout (as honcho relays it),
+        # with the token's subject and never the token.
+        deadline = time.monotonic() + 10
+        while True:
+            output = web.log.read_text(errors="replace")
+            logged = [e for e in json_lines(output) if e.get("request_id") == request_id]
+            if logged or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert len(logged) == 1, f"no single access-log line for request id {request_id}:\n{output[-5000:]}"
+        entry = logged[0]
+        assert entry["logger"] == "casting.access", entry
+        assert (entry["method"], entry["path"], entry["status"]) == ("GET", f"/movies/{movie['id']}", 200), entry
+        assert isinstance(entry["duration_ms"], (int, float)) and 0 <= entry["duration_ms"] < 10_000, entry
+        assert entry["sub"] == jwt.decode(reader, options={"verify_signature": False})["sub"], entry
+        for token in (reader, producer):
+            assert token not in output and token.rsplit(".", 1)[1] not in output, "a token was logged"
 
         expect_json_error(server.request("GET", "/movies"), 401)
         wrong_issuer = jwks.mint(auth.ROLE_PERMISSIONS["casting-assistant"], issuer="https://elsewhere.test/")
