@@ -22,6 +22,7 @@ run: $(STAMP)
 	$(FLASK) seed
 	@echo
 	@echo "Casting Agency API on http://127.0.0.1:$(PORT)"
+	@echo "Dashboard: open http://127.0.0.1:$(PORT)/ and pick a role to sign in as."
 	@echo "Tokens from the local issuer, one per role (in another terminal):"
 	@echo "  $(FLASK) token casting-assistant"
 	@echo "  $(FLASK) token casting-director"

@@ -12,6 +12,7 @@ import api
 import auth
 import cli
 import config
+import dashboard
 import errors
 import middleware
 import openapi
@@ -52,4 +53,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.url_map.strict_slashes = False
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.docs)
+    dashboard.init_app(app)
     return app

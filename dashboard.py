@@ -1,0 +1,103 @@
+"""The staff dashboard: a single-page app at `/` (plain ES modules from static/dashboard/, no build step).
+
+The page asks `GET /dashboard/config.json` how people sign in: through Auth0 (Authorization Code with
+PKCE, done by the page itself) or, in development, through the local issuer, whose `POST /dev/token`
+hands out a short-lived token for a role. That endpoint exists only while the local issuer does: with
+Auth0 configured it is not registered at all, so it is a plain 404.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from flask import Blueprint, Flask, current_app, jsonify, make_response, render_template, request
+from pydantic import BaseModel, ConfigDict
+
+import ratelimit
+from api import json_body
+from auth import ROLE_PERMISSIONS
+from config import ConfigError
+from errors import ApiError
+
+DEV_TOKEN_SECONDS = 30 * 60
+ROLE_LABELS = {
+    "casting-assistant": "Casting Assistant",
+    "casting-director": "Casting Director",
+    "executive-producer": "Executive Producer",
+}
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?")
+
+
+class _AssetBlueprint(Blueprint):
+    def get_send_file_max_age(self, filename: str | None) -> int:
+        # Revalidate every time (ETag): modules import each other by plain URLs, so a long
+        # cache could mix old and new files after an upgrade.
+        return 0
+
+
+bp = _AssetBlueprint("dashboard", __name__, static_folder="static/dashboard", static_url_path="/dashboard/assets",
+                     template_folder="templates")
+dev = Blueprint("dev", __name__)
+
+
+def page_csp(auth0_domain: str | None) -> str:
+    """The page's policy: nothing inline, nothing from elsewhere except the Auth0 token endpoint."""
+    connect = "'self'" + (f" https://{auth0_domain}" if auth0_domain else "")
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"connect-src {connect}; manifest-src 'self'; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'")
+
+
+@bp.get("/")
+def page():
+    """The dashboard page."""
+    response = make_response(render_template("dashboard/index.html"))
+    response.headers["Content-Security-Policy"] = page_csp(current_app.config["AUTH0_DOMAIN"])
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/dashboard/config.json")
+def client_config():
+    """How the page signs people in: Auth0 (domain, client id, audience) or the local issuer's roles."""
+    config = current_app.config
+    if config["AUTH0_DOMAIN"]:
+        return {"mode": "auth0", "domain": config["AUTH0_DOMAIN"], "client_id": config.get("AUTH0_CLIENT_ID"),
+                "audience": config["API_AUDIENCE"]}
+    return {"mode": "local", "roles": [
+        {"id": role, "label": ROLE_LABELS[role], "permissions": permissions}
+        for role, permissions in ROLE_PERMISSIONS.items()
+    ]}
+
+
+class DevTokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal[tuple(ROLE_PERMISSIONS)]  # type: ignore[valid-type]
+
+
+@dev.post("/dev/token")
+@ratelimit.writes
+def dev_token():
+    """A short-lived token for a role from the local issuer (development only)."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != request.host_url.rstrip("/"):
+        # CORS is open in development: other sites' pages must not collect tokens from here.
+        raise ApiError(403, "development tokens are handed only to pages of this server")
+    body = json_body(DevTokenRequest)
+    token = current_app.extensions["local_issuer"].mint(body.role, expires_in=DEV_TOKEN_SECONDS)
+    response = jsonify({"access_token": token, "token_type": "Bearer", "expires_in": DEV_TOKEN_SECONDS})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the page; `/dev/token` only when the local issuer runs (call after auth.init_app)."""
+    domain = app.config.get("AUTH0_DOMAIN")
+    if domain and not _HOSTNAME.fullmatch(domain):
+        raise ConfigError("AUTH0_DOMAIN must be a host name such as my-tenant.eu.auth0.com (no scheme, no path)")
+    app.config.setdefault("AUTH0_CLIENT_ID", None)
+    app.register_blueprint(bp)
+    if app.extensions.get("local_issuer") is not None:
+        app.register_blueprint(dev)

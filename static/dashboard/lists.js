@@ -1,0 +1,172 @@
+// One column of the catalogue (movies or actors): search, filters, sort, cards and pages.
+
+import { api } from "./api.js";
+import { newRecord } from "./forms.js";
+import { open, summaryLine } from "./resources.js";
+import { can } from "./session.js";
+import {
+  clearFieldErrors, field, formatDate, h, hue, initials, plural, report, showAlert, showFieldErrors,
+} from "./ui.js";
+
+const PER_PAGE = 8;
+const SEARCH_DELAY_MS = 300;
+
+export class ListPanel {
+  constructor(resource, section) {
+    this.resource = resource;
+    this.section = section;
+    this.state = { page: 1, q: "", sort: resource.defaultSort };
+    for (const filter of resource.filters) this.state[filter.name] = "";
+    this.render();
+  }
+
+  render() {
+    const r = this.resource;
+    const heading = h("h2", { id: `${r.kind}-heading`, tabindex: "-1" }, `${r.Noun}s`);
+    const create = can(r.can.create)
+      ? h("button", { type: "button", class: "btn btn-primary", onclick: (event) => newRecord(r, event.currentTarget) },
+        h("span", { "aria-hidden": "true" }, "+ "), `New ${r.noun}`)
+      : null;
+    this.form = this.renderFilters();
+    this.status = h("p", { class: "list-status", id: `${r.kind}-status`, "aria-live": "polite" });
+    this.list = h("ul", { class: "cards", "aria-labelledby": `${r.kind}-heading`, "aria-busy": "false" });
+    this.previous = h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: true,
+      onclick: () => this.turn(-1) }, h("span", { "aria-hidden": "true" }, "‹ "), "Previous");
+    this.next = h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: true,
+      onclick: () => this.turn(1) }, "Next", h("span", { "aria-hidden": "true" }, " ›"));
+    this.pageLabel = h("span", { class: "page-label" });
+    const pager = h("nav", { class: "pager", "aria-label": `${r.Noun} pages` }, this.previous, this.pageLabel, this.next);
+    this.section.replaceChildren(h("div", { class: "panel-head" }, heading, create), this.form, this.status,
+      this.list, pager);
+  }
+
+  renderFilters() {
+    const r = this.resource;
+    const id = (name) => `${r.kind}-filter-${name}`;
+    const search = field({ id: id("q"), name: "q", label: r.searchLabel, type: "search",
+      attrs: { autocomplete: "off", maxlength: 200 } });
+    const sort = field({ id: id("sort"), name: "sort", label: "Sort by", options: r.sorts, value: this.state.sort });
+    const filters = r.filters.map((filter) => field({ ...filter, id: id(filter.name) }));
+    const clear = h("button", { type: "button", class: "btn btn-ghost btn-small", onclick: () => this.clear() },
+      "Clear filters");
+    const form = h("form", { class: "filters", role: "search", "aria-label": `Find ${r.kind}`, novalidate: true },
+      h("div", { class: "filter-row" }, search, sort),
+      h("details", { class: "more-filters" },
+        h("summary", {}, "More filters"),
+        h("div", { class: "filter-grid" }, filters, h("div", { class: "filter-actions" }, clear))));
+    let timer = null;
+    form.addEventListener("input", (event) => {
+      if (event.target.type !== "search") return;
+      clearTimeout(timer);
+      timer = setTimeout(() => this.apply(), SEARCH_DELAY_MS);
+    });
+    form.addEventListener("change", (event) => {
+      if (event.target.type !== "search") this.apply();
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      clearTimeout(timer);
+      this.apply();
+    });
+    return form;
+  }
+
+  apply() {
+    const values = Object.fromEntries(new FormData(this.form));
+    const next = { ...this.state, ...values, page: 1 };
+    for (const key of Object.keys(values)) next[key] = String(values[key]).trim();
+    if (JSON.stringify(next) === JSON.stringify(this.state)) return;
+    this.state = next;
+    this.load();
+  }
+
+  clear() {
+    for (const filter of this.resource.filters) this.form.elements.namedItem(filter.name).value = "";
+    this.form.elements.namedItem("q").value = "";
+    this.apply();
+  }
+
+  turn(step) {
+    this.state.page += step;
+    this.load();
+  }
+
+  async load() {
+    const r = this.resource;
+    this.controller?.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    this.list.setAttribute("aria-busy", "true");
+    this.status.classList.add("is-loading");
+    this.status.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), ` Loading ${r.kind}…`);
+    try {
+      const data = await api.get(r.path, { ...this.state, per_page: PER_PAGE }, controller.signal);
+      const pages = Math.max(1, Math.ceil(data.total / data.per_page));
+      if (data.page > pages) { // the last page emptied (a delete): show the new last one
+        this.state.page = pages;
+        this.controller = null;
+        return this.load();
+      }
+      clearFieldErrors(this.form);
+      this.show(data, pages);
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      this.status.textContent = `The ${r.kind} could not be loaded.`;
+      if (error.status === 400 && error.details && !showFieldErrors(this.form, error.details).length) {
+        showAlert(`Some ${r.noun} filters are not valid: see the highlighted fields.`);
+      } else {
+        report(error);
+      }
+    } finally {
+      if (this.controller === controller) {
+        this.list.setAttribute("aria-busy", "false");
+        this.status.classList.remove("is-loading");
+      }
+    }
+  }
+
+  show(data, pages) {
+    const r = this.resource;
+    const records = data[r.kind];
+    const filtered = this.state.q || r.filters.some((filter) => this.state[filter.name]);
+    if (records.length) {
+      this.status.textContent = plural(data.total, r.noun) + (filtered ? (data.total === 1 ? " matches" : " match") : "");
+      this.list.replaceChildren(...records.map((record) => this.card(record)));
+    } else {
+      this.status.textContent = filtered ? `No ${r.kind} match these filters.` : `No ${r.kind} yet.`;
+      this.list.replaceChildren(h("li", { class: "empty" },
+        filtered ? "Try a shorter search or clear the filters."
+          : can(r.can.create) ? `Use “New ${r.noun}” to add the first one.` : `Nothing to show yet.`));
+    }
+    const focused = document.activeElement;
+    this.pageLabel.textContent = `Page ${data.page} of ${pages}`;
+    this.previous.disabled = data.page <= 1;
+    this.next.disabled = data.page >= pages;
+    if (focused?.disabled) (focused === this.next ? this.previous : this.next).focus();
+  }
+
+  card(record) {
+    const r = this.resource;
+    const label = record[r.labelField];
+    const opener = h("button", { type: "button", class: "card-link", onclick: () => open(r.kind, record.id) }, label);
+    if (r.kind === "movies") {
+      const cast = record.actors.map((actor) => actor.name).join(", ");
+      return h("li", { class: "card" },
+        h("div", { class: ["poster", hue(record.id)], "aria-hidden": "true" },
+          h("span", { class: "poster-initials" }, initials(label)),
+          h("span", { class: "poster-year" }, summaryLine("movies", record))),
+        h("div", { class: "card-main" },
+          h("h3", { class: "card-title" }, opener),
+          h("p", { class: "card-meta" }, `Released ${formatDate(record.release_date)}`),
+          h("p", { class: "card-extra" }, cast ? `Cast: ${cast}` : "No cast yet")));
+    }
+    const movies = record.movies.map((movie) => movie.title).join(", ");
+    return h("li", { class: "card" },
+      h("div", { class: ["avatar", hue(record.id)], "aria-hidden": "true" }, initials(label)),
+      h("div", { class: "card-main" },
+        h("h3", { class: "card-title" }, opener),
+        h("p", { class: "card-meta" }, `${record.age} years old · ${record.gender}`),
+        h("p", { class: "card-extra" }, movies ? `In ${plural(record.movies.length, "movie")}: ${movies}`
+          : "Not cast in any movie yet")));
+  }
+}

@@ -1,0 +1,98 @@
+// What the page knows about the two kinds of record: their paths, permissions, form fields,
+// filters and sort orders (the API's, see shared/API.md), and the event bus between the views.
+
+/** "changed" (the catalogue changed: lists reload) and "open" ({kind, id}: show a record). */
+export const bus = new EventTarget();
+
+export function changed() {
+  bus.dispatchEvent(new Event("changed"));
+}
+
+export function open(kind, id, { from } = {}) {
+  bus.dispatchEvent(new CustomEvent("open", { detail: { kind, id, from } }));
+}
+
+const GENDERS = ["female", "male", "non-binary"];
+
+export const MOVIES = {
+  kind: "movies",
+  noun: "movie",
+  Noun: "Movie",
+  path: "/movies",
+  labelField: "title",
+  other: "actors",
+  can: { create: "post:movies", edit: "patch:movies", delete: "delete:movies", cast: "patch:movies" },
+  defaultSort: "-release_date",
+  sorts: [
+    ["-release_date", "Newest first"],
+    ["release_date", "Oldest first"],
+    ["title", "Title, A to Z"],
+    ["-title", "Title, Z to A"],
+    ["-id", "Recently added"],
+  ],
+  searchLabel: "Search titles",
+  filters: [
+    { name: "released_after", label: "Released on or after", type: "date" },
+    { name: "released_before", label: "Released on or before", type: "date" },
+  ],
+  fields: (movie = {}) => [
+    { name: "title", label: "Title", value: movie.title || "", required: true, hint: "Up to 200 characters.",
+      attrs: { autocomplete: "off", maxlength: 200 } },
+    { name: "release_date", label: "Release date", type: "date", value: movie.release_date || "", required: true,
+      hint: "Pick the date from the calendar or type it." },
+  ],
+  // Empty dates are left out of a new record (the API answers "is required") and sent as null when
+  // editing (the API explains what it wants): nothing is dropped silently.
+  body: (value, editing) => {
+    const body = { title: value("title") };
+    const date = value("release_date");
+    if (date) body.release_date = date;
+    else if (editing) body.release_date = null;
+    return body;
+  },
+};
+
+export const ACTORS = {
+  kind: "actors",
+  noun: "actor",
+  Noun: "Actor",
+  path: "/actors",
+  labelField: "name",
+  other: "movies",
+  can: { create: "post:actors", edit: "patch:actors", delete: "delete:actors", cast: "patch:movies" },
+  defaultSort: "name",
+  sorts: [
+    ["name", "Name, A to Z"],
+    ["-name", "Name, Z to A"],
+    ["age", "Youngest first"],
+    ["-age", "Oldest first"],
+    ["-id", "Recently added"],
+  ],
+  searchLabel: "Search names",
+  filters: [
+    { name: "gender", label: "Gender", type: "text", list: GENDERS, attrs: { autocomplete: "off" } },
+    { name: "min_age", label: "Minimum age", type: "number", attrs: { min: 0, max: 150, inputmode: "numeric" } },
+    { name: "max_age", label: "Maximum age", type: "number", attrs: { min: 0, max: 150, inputmode: "numeric" } },
+  ],
+  fields: (actor = {}) => [
+    { name: "name", label: "Name", value: actor.name || "", required: true, hint: "Up to 100 characters.",
+      attrs: { autocomplete: "off", maxlength: 100 } },
+    { name: "age", label: "Age", type: "number", value: actor.age ?? "", required: true, hint: "In years, 0 to 150.",
+      attrs: { inputmode: "numeric" } },
+    { name: "gender", label: "Gender", value: actor.gender || "", required: true, list: GENDERS,
+      hint: "As the actor describes it, for example female, male or non-binary.", attrs: { autocomplete: "off" } },
+  ],
+  body: (value, editing) => {
+    const body = { name: value("name"), gender: value("gender") };
+    const age = value("age").trim();
+    if (age) body.age = /^-?\d+(\.\d+)?$/.test(age) ? Number(age) : age;
+    else if (editing) body.age = null;
+    return body;
+  },
+};
+
+export const KINDS = { movies: MOVIES, actors: ACTORS };
+
+export function summaryLine(kind, record) {
+  return kind === "movies" ? record.release_date.slice(0, 4) : `${record.age} · ${record.gender}`;
+}
