@@ -6,7 +6,7 @@ PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 FLASK  := $(BIN)/flask --app app
 
-.PHONY: run test lint install clean bench bench-quick
+.PHONY: run test lint install clean bench bench-quick fuzz
 
 # Reinstalls only when a requirements file changed since the last install.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -46,6 +46,12 @@ bench: $(BENCH_STAMP)
 
 bench-quick: $(STAMP)
 	bash bench/run.sh --quick
+
+# The live API checks of CI (.ci/api-checks.sh) on random seeds and more examples: hunts for new failures.
+fuzz: $(STAMP)
+	bash .ci/postgres.sh
+	set -a && . .ci/postgres.env && set +a && \
+	  FUZZ_SEED=$${FUZZ_SEED:-random} FUZZ_SCALE=$${FUZZ_SCALE:-8} bash .ci/api-checks.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

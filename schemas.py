@@ -115,7 +115,17 @@ Name = _text(NAME_MAX)
 Gender = _text(GENDER_MAX)
 Age = _json_int(AGE_MIN, AGE_MAX)
 RecordId = _json_int(1, ID_MAX)
-IdList = Annotated[list[RecordId], Field(max_length=1000)]
+
+
+class _UniqueItems:
+    """Documents `uniqueItems` (the `_Body._no_duplicates` validator enforces it) without a Field
+    json_schema_extra, which would displace the PATCH fields' own."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict:
+        return {**handler(core_schema), "uniqueItems": True}
+
+
+IdList = Annotated[list[RecordId], Field(max_length=1000), _UniqueItems()]
 
 
 # Examples for the OpenAPI document (Swagger UI shows them; schemathesis sends the request ones).
