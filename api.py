@@ -464,7 +464,8 @@ def list_movie_actors(movie_id: int):
 
 @bp.put("/movies/<id:movie_id>/actors/<id:actor_id>")
 @requires_auth("patch:movies")
-@operation(MovieEnvelope, errors=(400, 409, 415))
+@operation(MovieEnvelope, errors=(400, 409, 415),
+           links={"movie_id": "$request.path.movie_id", "actor_id": "$request.path.actor_id"})
 def cast_actor(movie_id: int, actor_id: int):
     """Cast an actor in a movie (idempotent)."""
     no_body()

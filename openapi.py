@@ -64,9 +64,10 @@ def operation(response: type[BaseModel], *, status: int = 200, query: type[BaseM
               body: type[BaseModel] | None = None, errors: tuple[int, ...] = (), links: dict | None = None):
     """Describe a view for the OpenAPI document (it does not change what the view does).
 
-    `links` maps a path parameter to where the success response carries it
-    (`{"movie_id": "$response.body#/movie/id"}`): every operation whose path
-    parameters it covers gets an OpenAPI link, which stateful testing follows.
+    `links` maps a path parameter to where a successful exchange carries it
+    (`{"movie_id": "$response.body#/movie/id"}`, or `$request.path.movie_id`):
+    every operation whose path parameters it covers gets an OpenAPI link, which
+    stateful testing follows.
     """
 
     def decorate(view):

@@ -77,6 +77,10 @@ def test_every_route_of_the_contract_is_documented_with_its_permission(app):
         p["name"] for p in operations["GET", "/actors"]["parameters"]}
     assert operations["POST", "/movies"]["responses"]["201"]["links"]["get_movie"]["parameters"] == {
         "movie_id": "$response.body#/movie/id"}
+    # After a casting, stateful testing can uncast the same pair.
+    cast_links = operations["PUT", "/movies/{movie_id}/actors/{actor_id}"]["responses"]["200"]["links"]
+    assert cast_links["uncast_actor"]["parameters"] == {"movie_id": "$request.path.movie_id",
+                                                        "actor_id": "$request.path.actor_id"}
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 
