@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 access_log = logging.getLogger("casting.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_TERMINAL_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # the development server colours its lines
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 # Swagger UI: its own script and styles from this origin; it sets inline styles and data: images.
@@ -24,11 +25,22 @@ DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inl
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
-                 "message": record.getMessage()}
+                 "message": _TERMINAL_STYLE.sub("", record.getMessage())}
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
         return json.dumps(entry)
+
+
+class DevServerRequestLines(logging.Filter):
+    """Drops the development server's own per-request line (`make run`): the JSON access line has it.
+
+    werkzeug writes it at INFO as `<address> - - [<date>] "%s" %s %s`; its errors and start-up lines pass.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and isinstance(record.msg, str)
+                    and record.msg.rstrip().endswith('"%s" %s %s'))
 
 
 def configure_logging() -> None:
@@ -47,6 +59,9 @@ def request_id() -> str:
 
 
 def init_app(app: Flask) -> None:
+    werkzeug = logging.getLogger("werkzeug")
+    if not any(isinstance(f, DevServerRequestLines) for f in werkzeug.filters):
+        werkzeug.addFilter(DevServerRequestLines())
     if app.config["PRODUCTION"]:
         # Heroku's router is the one proxy in front: trust exactly one hop of X-Forwarded-*.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)

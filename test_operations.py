@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
+import urllib.request
 
 import pytest
+from werkzeug.serving import make_server
 
 import config
 from middleware import JsonFormatter
@@ -63,6 +66,27 @@ def test_log_lines_are_json():
     record = logging.LogRecord("casting.access", logging.INFO, __file__, 1, "GET /x 200", None, None)
     record.fields = {"status": 200}
     assert json.loads(JsonFormatter().format(record))["status"] == 200
+    styled = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, "\x1b[33mPress CTRL+C to quit\x1b[0m", None, None)
+    assert json.loads(JsonFormatter().format(styled))["message"] == "Press CTRL+C to quit"
+
+
+def test_the_development_server_logs_each_request_once(app, caplog):
+    """`make run` serves through werkzeug, which logs every request itself: only the JSON access line stays."""
+    caplog.set_level(logging.INFO)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/health", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    assert [r.fields["path"] for r in caplog.records if r.name == "casting.access"] == ["/health"]
+    assert not [r for r in caplog.records if r.name == "werkzeug" and "/health" in r.getMessage()]
+    # werkzeug's errors still get through.
+    logging.getLogger("werkzeug").error("a werkzeug error")
+    assert "a werkzeug error" in caplog.text
 
 
 def test_security_headers(client, producer):
