@@ -16,8 +16,6 @@ import json
 import os
 import re
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -30,7 +28,7 @@ import dashboard
 from auth import ROLE_PERMISSIONS, LocalIssuer
 from cli import seed_demo
 from config import ConfigError
-from conftest import LIVE_SETTINGS, start_gunicorn
+from conftest import LIVE_SETTINGS, JwksEndpoint, start_gunicorn
 from models import Actor, Movie, db
 
 ROOT = Path(__file__).resolve().parent
@@ -631,34 +629,6 @@ def check_filters(page) -> None:
 # --- Auth0: Authorization Code with PKCE, the two Auth0 endpoints played by the test --------------------------
 
 
-class JwksServer:
-    """Serves one key set over HTTP on 127.0.0.1, as Auth0's /.well-known/jwks.json does."""
-
-    def __init__(self, document: dict):
-        payload = json.dumps(document).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/.well-known/jwks.json"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
 def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
@@ -667,7 +637,7 @@ def test_auth0_login_with_pkce_and_logout(chromium, app, client, producer, datab
     add_movie(client, producer, "Night Train to Varna", "2018-11-23")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     auth0 = LocalIssuer(key, AUTH0_AUDIENCE, issuer=f"https://{AUTH0_DOMAIN}/")
-    jwks = JwksServer(auth0.jwks())
+    jwks = JwksEndpoint(auth0.jwks())
     server = start_gunicorn(tmp_path, "gunicorn-auth0", DATABASE_URL=database_url, AUTH0_DOMAIN=AUTH0_DOMAIN,
                             API_AUDIENCE=AUTH0_AUDIENCE, AUTH0_CLIENT_ID=AUTH0_CLIENT_ID, JWKS_URL=jwks.url,
                             **LIVE_SETTINGS)

@@ -21,12 +21,10 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import jwt
@@ -46,6 +44,7 @@ from conftest import (
     ROOT,
     STOP_SECONDS,
     VENV_BIN,
+    JwksEndpoint,
     Process,
     Server,
     free_port,
@@ -346,48 +345,20 @@ def local_issuer(local_pem) -> auth.LocalIssuer:
     return auth.LocalIssuer.from_pem(local_pem, auth.LOCAL_AUDIENCE)
 
 
-class JwksServer:
-    """The "Auth0 tenant": a JWKS document on a real http.server, and tokens signed with its key."""
+class JwksServer(JwksEndpoint):
+    """The "Auth0 tenant": its key set served over HTTP (conftest's JwksEndpoint), and tokens signed with its key."""
 
     def __init__(self):
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = f"test-{uuid.uuid4().hex[:8]}"
         jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
-        document = json.dumps({"keys": [{**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}]}).encode()
-        self.hits = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's naming)
-                if self.path != "/.well-known/jwks.json":
-                    self.send_error(404)
-                    return
-                outer.hits += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(document)))
-                self.end_headers()
-                self.wfile.write(document)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/.well-known/jwks.json"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self.thread.start()
+        super().__init__({"keys": [{**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}]})
 
     def mint(self, permissions: list[str], issuer: str = PROD_ISSUER, audience: str = PROD_AUDIENCE) -> str:
         now = int(time.time())
         claims = {"iss": issuer, "aud": audience, "sub": f"auth0|{uuid.uuid4().hex}", "iat": now,
                   "exp": now + 600, "permissions": permissions}
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
-
 
 @pytest.fixture(scope="module")
 def jwks():
