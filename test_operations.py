@@ -162,7 +162,8 @@ def test_production_cors_is_closed_by_default(make_app):
 
 
 def test_rate_limits_are_per_subject_with_separate_read_and_write_budgets(make_app, app, headers):
-    limited = make_app(RATELIMIT_ENABLED=True, RATE_LIMIT_READS="3/minute", RATE_LIMIT_WRITES="2/minute")
+    # Budgets per hour: the windows are fixed, and a run that straddled a minute's end would see a reset.
+    limited = make_app(RATELIMIT_ENABLED=True, RATE_LIMIT_READS="3/hour", RATE_LIMIT_WRITES="2/hour")
     client = limited.test_client()
     director, assistant = headers("casting-director"), headers("casting-assistant")
     assert [client.get("/movies", headers=director).status_code for _ in range(4)] == [200, 200, 200, 429]
@@ -176,7 +177,7 @@ def test_rate_limits_are_per_subject_with_separate_read_and_write_budgets(make_a
 
 
 def test_rate_limit_without_a_token_is_per_address(make_app, app):
-    limited = make_app(RATELIMIT_ENABLED=True, RATE_LIMIT_READS="2/minute", PUBLIC_READS=True)
+    limited = make_app(RATELIMIT_ENABLED=True, RATE_LIMIT_READS="2/hour", PUBLIC_READS=True)
     client = limited.test_client()
     statuses = [client.get("/movies", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]

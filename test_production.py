@@ -499,7 +499,7 @@ def two_dynos(shared_database, redis_url, local_pem, tmp_path_factory):
     servers = Fleet(tmp_path_factory.mktemp("dynos"))
     try:
         settings = {"DATABASE_URL": shared_database, "REDIS_URL": url, "LOCAL_ISSUER_PRIVATE_KEY": local_pem,
-                    "RATE_LIMIT_READS": "10/minute", "WEB_CONCURRENCY": "2"}
+                    "RATE_LIMIT_READS": "10/hour", "WEB_CONCURRENCY": "2"}
         yield servers.gunicorn("dyno-a", **settings), servers.gunicorn("dyno-b", **settings)
     finally:
         servers.close()
@@ -531,7 +531,7 @@ def test_the_rate_limit_budget_is_shared_through_redis(two_dynos, local_issuer, 
     assert statuses == [200] * 10 + [429] * 10, statuses
     for response in responses[10:]:
         expect_json_error(response, 429)
-        assert 1 <= retry_after(response) <= 60
+        assert 1 <= retry_after(response) <= 3600
     # The budget really lives in Redis, keyed by the token's subject.
     keys = [key.decode() for key in client.scan_iter(count=1000)]
     assert any(subject in key for key in keys), keys
