@@ -67,17 +67,23 @@ def _query_int(minimum: int, maximum: int) -> Any:
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 
 
-def _no_nul(value: Any) -> Any:
-    # PostgreSQL cannot store or compare text holding NUL: refuse it up front.
-    if isinstance(value, str) and "\x00" in value:
-        raise PydanticCustomError("nul", "must not contain NUL characters")
+def _storable(value: Any) -> Any:
+    """Text a database can hold: PostgreSQL cannot store or compare NUL, and a lone surrogate (JSON's
+    "\\ud800", which Python decodes) is not Unicode text that any driver can encode."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise PydanticCustomError("nul", "must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PydanticCustomError("surrogate", "must not contain unpaired surrogates (\\ud800-\\udfff)") from None
     return value
 
 
 def _trimmed(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("string_type", "must be a string")
-    return _no_nul(value).strip()
+    return _storable(value).strip()
 
 
 def _space_class() -> str:
@@ -206,7 +212,7 @@ Page = _query_int(1, 1_000_000)
 PerPage = _query_int(1, 100)
 Search = Annotated[
     str,
-    BeforeValidator(_no_nul),
+    BeforeValidator(_storable),
     StringConstraints(max_length=200),
     WithJsonSchema({"type": "string", "maxLength": 200, "pattern": r"^[^\x00]*$"}),
 ]

@@ -366,6 +366,7 @@ LONG = "x" * 201
     ({"title": "X", "release_date": "2017-04-29", "actor_ids": None}, "actor_ids"),
     ({"title": "X", "release_date": "2017-04-29", "rating": 5}, "rating"),
     ({"title": "A\u0000B", "release_date": "2017-04-29"}, "title"),  # PostgreSQL cannot hold NUL
+    ({"title": "A\ud800B", "release_date": "2017-04-29"}, "title"),  # a lone surrogate: no driver encodes it
 ])
 def test_movie_validation_is_422_naming_the_field(api, app, body, field):
     before = row_counts(app)
@@ -391,6 +392,8 @@ def test_movie_validation_is_422_naming_the_field(api, app, body, field):
     ({"name": "A", "age": 30, "gender": "f", "movie_ids": [7, 7]}, "movie_ids"),
     ({"name": "A", "age": 30, "gender": "f", "movie_ids": [12345]}, "movie_ids"),
     ({"name": "A", "age": 30, "gender": "f", "id": 3}, "id"),
+    ({"name": "A", "age": 30, "gender": " \t\x1e "}, "gender"),
+    ({"name": "\udfff", "age": 30, "gender": "f"}, "name"),
 ])
 def test_actor_validation_is_422_naming_the_field(api, app, body, field):
     before = row_counts(app)
@@ -454,6 +457,25 @@ def test_bodies_that_are_not_json_objects(api, app, method, path, data, content_
     headers = {"Content-Type": content_type} if content_type else {}
     assert_error(api(method, path, data=data, headers=headers), status)
     assert row_counts(app) == before
+
+
+@pytest.mark.parametrize("method,path", [("POST", "/actors"), ("PATCH", "/actors/1")])
+def test_an_integer_too_long_for_python_is_a_422_on_its_field(api, app, method, path):
+    """Valid JSON, so not a 400: Python will not convert more than 4300 digits, the API still names the field."""
+    new_actor(api)
+    for digits in ("9" * 5000, "-" + "9" * 5000):
+        data = '{"name": "A", "age": ' + digits + ', "gender": "f"}'
+        assert_error(api(method, path, data=data, content_type="application/json"), 422, "age")
+    assert_error(api(method, path, data='{"movie_ids": [' + "1" * 5000 + "]}", content_type="application/json"),
+                 422, "movie_ids")
+
+
+def test_text_at_its_longest_is_accepted_and_stored_trimmed(api):
+    movie = api("POST", "/movies", json={"title": "  " + "t" * 200 + " ", "release_date": "2020-01-01"})
+    assert movie.status_code == 201 and movie.json["movie"]["title"] == "t" * 200
+    actor = api("POST", "/actors", json={"name": "n" * 100, "age": 150, "gender": "\t" + "g" * 50 + "\n"})
+    assert actor.status_code == 201, actor.json
+    assert actor.json["actor"]["name"] == "n" * 100 and actor.json["actor"]["gender"] == "g" * 50
 
 
 def test_json_with_charset_and_vendor_types_are_accepted(api):
