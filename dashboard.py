@@ -8,8 +8,10 @@ Auth0 configured it is not registered at all, so it is a plain 404.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, jsonify, make_response, render_template, request
 from pydantic import BaseModel, ConfigDict
@@ -77,10 +79,23 @@ class DevTokenRequest(BaseModel):
     role: Literal[tuple(ROLE_PERMISSIONS)]  # type: ignore[valid-type]
 
 
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
 @dev.post("/dev/token")
 @ratelimit.writes
 def dev_token():
     """A short-lived token for a role from the local issuer (development only)."""
+    if not (_loopback(request.remote_addr) and _loopback(urlsplit("//" + request.host).hostname)):
+        # Anyone who reaches this could mint a producer's token: only this machine may, by a loopback name
+        # (a page on another name that resolves here, DNS rebinding, is refused too).
+        raise ApiError(403, "development tokens are handed out only on this machine (127.0.0.1 or localhost)")
     origin = request.headers.get("Origin")
     if origin is not None and origin != request.host_url.rstrip("/"):
         # CORS is open in development: other sites' pages must not collect tokens from here.

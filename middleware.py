@@ -63,8 +63,9 @@ def init_app(app: Flask) -> None:
     if not any(isinstance(f, DevServerRequestLines) for f in werkzeug.filters):
         werkzeug.addFilter(DevServerRequestLines())
     if app.config["PRODUCTION"]:
-        # Heroku's router is the one proxy in front: trust exactly one hop of X-Forwarded-*.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+        # Heroku's router is the one proxy in front: trust exactly one hop of the X-Forwarded-* headers
+        # it sets (For, Proto, Port). It does not set X-Forwarded-Host, so a client could: not trusted.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_port=1)
 
     @app.before_request
     def _start():

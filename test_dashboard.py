@@ -130,6 +130,22 @@ def test_dev_token_refuses_other_origins(client):
     assert same_origin.status_code == 200
 
 
+@pytest.mark.parametrize("address,base_url", [
+    ("10.1.2.3", "http://127.0.0.1:5000"),  # a server bound to 0.0.0.0 without APP_ENV: another machine asks
+    ("127.0.0.1", "http://casting.example:5000"),  # DNS rebinding: a site's name that resolves to 127.0.0.1
+    ("10.1.2.3", "http://casting.example"),
+])
+def test_dev_token_is_handed_out_only_on_this_machine(client, address, base_url):
+    response = client.post("/dev/token", json={"role": "executive-producer"}, base_url=base_url,
+                           environ_base={"REMOTE_ADDR": address})
+    assert response.status_code == 403 and "access_token" not in response.json
+    assert "only on this machine" in response.json["message"]
+    for local_url in ("http://127.0.0.1:5000", "http://localhost", "http://[::1]:8000"):
+        local = client.post("/dev/token", json={"role": "executive-producer"}, base_url=local_url,
+                            environ_base={"REMOTE_ADDR": "::1"})
+        assert local.status_code == 200, (local_url, local.json)
+
+
 def test_with_auth0_the_page_logs_in_there_and_dev_token_does_not_exist(make_app):
     app = make_app(AUTH0_DOMAIN="casting.eu.auth0.com", API_AUDIENCE="casting-api", AUTH0_CLIENT_ID="spa-client",
                    JWKS_URL="http://127.0.0.1:9/jwks.json", TOKEN_ISSUER="https://casting.eu.auth0.com/")

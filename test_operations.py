@@ -119,12 +119,15 @@ def test_production_sends_hsts_trusts_one_proxy_hop_and_is_not_debug(make_app):
     def whoami():
         from flask import request
 
-        return {"addr": request.remote_addr, "scheme": request.scheme}
+        return {"addr": request.remote_addr, "scheme": request.scheme, "host": request.host}
 
     client = app.test_client()
-    response = client.get("/whoami", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9",
-                                             "X-Forwarded-Proto": "https"})
-    assert response.json == {"addr": "203.0.113.9", "scheme": "https"}  # the router's hop, not the client's claim
+    response = client.get("/whoami", base_url="http://casting.herokuapp.com",
+                          headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9", "X-Forwarded-Proto": "https",
+                                   "X-Forwarded-Port": "443", "X-Forwarded-Host": "evil.example"})
+    # The router's hop, not the client's claim; and the Host the router passed on, not a forwarded one
+    # (Heroku's router sets no X-Forwarded-Host, so whatever comes is the client's).
+    assert response.json == {"addr": "203.0.113.9", "scheme": "https", "host": "casting.herokuapp.com"}
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
