@@ -210,10 +210,10 @@ def pg(database_url):
     admin.drop_all()
 
 
-def migrate(database: str, signing_pem: str) -> None:
+def migrate(database: str, signing_pem: str, revision: str = "head", **settings: str) -> None:
     result = subprocess.run(
-        [FLASK, "--app", "app", "db", "upgrade"], cwd=ROOT, capture_output=True, text=True, timeout=90,
-        env=server_env(DATABASE_URL=database, LOCAL_ISSUER_PRIVATE_KEY=signing_pem),
+        [FLASK, "--app", "app", "db", "upgrade", revision], cwd=ROOT, capture_output=True, text=True, timeout=90,
+        env=server_env(DATABASE_URL=database, LOCAL_ISSUER_PRIVATE_KEY=signing_pem, **settings),
     )
     assert result.returncode == 0, f"flask db upgrade failed:\n{result.stdout}\n{result.stderr}"
 
@@ -491,6 +491,23 @@ def shared_database(pg, local_pem):
     database = pg.create_database()
     migrate(database, local_pem)
     return database
+
+
+def test_release_phase_migrations_are_not_cut_short_by_the_request_statement_timeout(pg, local_pem):
+    """The release phase runs `flask db upgrade` with the app's settings: the statement timeout meant for
+    requests (DB_STATEMENT_TIMEOUT_MS) must not cancel a migration, such as an index built on a big table."""
+    database = pg.create_database()
+    migrate(database, local_pem, "0002")
+    engine = pg.engine_for(database)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO movies (title, release_date) SELECT 'Movie number ' || n, DATE '1950-01-01' + n % 25000"
+                " FROM generate_series(1, 200000) AS n"))
+    finally:
+        engine.dispose()
+    # 0003 builds trigram indexes over those 200k titles: far longer than 100 ms.
+    migrate(database, local_pem, DB_STATEMENT_TIMEOUT_MS="100")
 
 
 @pytest.fixture(scope="module")

@@ -97,6 +97,12 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # The app's engine carries the statement timeout meant for requests (DB_STATEMENT_TIMEOUT_MS);
+            # a migration (an index built on a big table in the release phase) must not be cut short by it.
+            # Session-level, and reset below, so the pooled connection goes back as it came.
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -105,6 +111,10 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("RESET statement_timeout")
+            connection.commit()
 
 
 if context.is_offline_mode():
