@@ -28,6 +28,7 @@ from sqlalchemy import cast as cast_to
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
@@ -587,7 +588,7 @@ def ready():
     """The database answers: 200, or a 503 error."""
     try:
         db.session.execute(text("SELECT 1"))
-    except Exception:
+    except SQLAlchemyError:  # the database's trouble; anything else is a bug, and a 500
         db.session.rollback()
         raise ServiceUnavailable("the database is unavailable") from None
     return {"status": "ready"}

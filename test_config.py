@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 import ssl
+from pathlib import Path
 
 import pytest
 import redis
@@ -93,3 +96,36 @@ def test_seed_command(app):
     result = app.test_cli_runner().invoke(args=["seed"])
     assert result.exit_code == 0 and "seeded 12 movies and 12 actors" in result.output
     assert "seeded 0 movies and 0 actors" in app.test_cli_runner().invoke(args=["seed"]).output
+
+
+# --- the settings' documentation: setup.sh, the README's table and app.json name every one ---------------
+
+ROOT = Path(__file__).parent
+READ_FROM_ENV = re.compile(r"""(?:env|environ)(?:\.get\(|\[)["']([A-Z][A-Z0-9_]+)["']""")
+# Set by Heroku or its add-ons, or only for development, tests and the benchmark: not app.json's to ask for.
+NOT_FOR_APP_JSON = {"DATABASE_URL", "REDIS_URL", "PORT", "BIND_HOST", "JWKS_URL", "TOKEN_ISSUER",
+                    "ALLOW_TEST_ISSUER", "LOCAL_ISSUER_PRIVATE_KEY"}
+
+
+def test_every_setting_is_in_setup_sh_the_readme_and_app_json():
+    read = set()
+    for name in ("config.py", "gunicorn.conf.py"):
+        read |= set(READ_FROM_ENV.findall((ROOT / name).read_text()))
+    read -= {"DYNO"}  # Heroku's own marker
+    assert {"AUTH0_DOMAIN", "DB_STATEMENT_TIMEOUT_MS", "GUNICORN_TIMEOUT", "PORT"} <= read  # the pattern finds them
+
+    setup = (ROOT / "setup.sh").read_text()
+    in_setup = set(re.findall(r"^export ([A-Z][A-Z0-9_]+)=", setup, re.M))
+    in_setup |= set(re.findall(r"^# unset ([A-Z][A-Z0-9_]+)", setup, re.M))  # documented as "leave unset"
+    assert read - in_setup == set(), "setup.sh does not list these"
+
+    table = re.search(r"^## Configuration\n(.*?)^## ", (ROOT / "README.md").read_text(), re.M | re.S).group(1)
+    in_readme = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table))
+    assert read - in_readme == set(), "the README's configuration table does not list these"
+
+    app_json = json.loads((ROOT / "app.json").read_text())
+    assert read - NOT_FOR_APP_JSON - set(app_json["env"]) == set(), "app.json does not describe these"
+    assert all(spec.get("description") for spec in app_json["env"].values())
+    # Demo data goes into review apps only, never into an agency's real deployment.
+    assert "scripts" not in app_json
+    assert app_json["environments"]["review"]["scripts"]["postdeploy"] == "flask --app app seed"
