@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import threading
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, inspect, select, text
+from sqlalchemy.exc import DBAPIError
 
 from models import Actor, Movie, db, movie_actors
 
@@ -640,3 +642,46 @@ def test_search_can_use_the_trigram_index_on_postgresql(app, api, catalogue, lis
             {**compiled.params, "q": "%ice%", "limit": 20, "offset": 0, "page": 1, "per_page": 20}))
         db.session.rollback()
     assert f"ix_{listing}_{'title' if listing == 'movies' else 'name'}_trgm" in plan, plan
+
+
+# --- the database's own constraints (what the migrations build), past the API's validation ------------
+
+MOVIE = "INSERT INTO movies (title, release_date) VALUES (:title, :release_date)"
+ACTOR = "INSERT INTO actors (name, age, gender) VALUES (:name, :age, :gender)"
+
+
+@pytest.mark.parametrize("statement,values", [
+    (MOVIE, {"title": "", "release_date": "2020-01-01"}),
+    (MOVIE, {"title": "t" * 201, "release_date": "2020-01-01"}),
+    (MOVIE, {"title": None, "release_date": "2020-01-01"}),
+    (MOVIE, {"title": "T", "release_date": None}),
+    (ACTOR, {"name": "", "age": 30, "gender": "f"}),
+    (ACTOR, {"name": "n" * 101, "age": 30, "gender": "f"}),
+    (ACTOR, {"name": None, "age": 30, "gender": "f"}),
+    (ACTOR, {"name": "N", "age": -1, "gender": "f"}),
+    (ACTOR, {"name": "N", "age": 151, "gender": "f"}),
+    (ACTOR, {"name": "N", "age": None, "gender": "f"}),
+    (ACTOR, {"name": "N", "age": 30, "gender": ""}),
+    (ACTOR, {"name": "N", "age": 30, "gender": "g" * 51}),
+    (ACTOR, {"name": "N", "age": 30, "gender": None}),
+    ("INSERT INTO movie_actors (movie_id, actor_id) VALUES (:movie, 999999)", {}),  # no such actor
+    ("INSERT INTO movie_actors (movie_id, actor_id) VALUES (:movie, :actor)", {"again": True}),  # cast twice
+])
+def test_the_database_refuses_what_the_api_refuses(app, statement, values):
+    """Constraints live in the schema too, so a write that skips the API (a script, a bug) cannot store them."""
+    with app.app_context():
+        movie = Movie(title="Kept", release_date=dt.date(2020, 1, 1))
+        actor = Actor(name="Kept", age=30, gender="f", movies=[movie])
+        db.session.add_all([movie, actor])
+        db.session.commit()
+        with pytest.raises(DBAPIError):
+            db.session.execute(text(statement), {**values, "movie": movie.id, "actor": actor.id})
+            db.session.flush()
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(movie_actors)) == 1
+
+
+def test_the_database_indexes_castings_by_actor(app):
+    with app.app_context():
+        indexes = {index["name"]: index["column_names"] for index in inspect(db.engine).get_indexes("movie_actors")}
+    assert indexes["ix_movie_actors_actor_id"] == ["actor_id"]
