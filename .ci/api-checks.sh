@@ -136,24 +136,27 @@ fi
 # draws a fresh seed per run (printed, for `--seed` replays) and FUZZ_SCALE multiplies the examples.
 FUZZ_SEED=${FUZZ_SEED:-20261122}
 FUZZ_SCALE=${FUZZ_SCALE:-1}
+# The producer's run may not see a 401 or 403 for a valid request (schemathesis.toml); the others may
+# (.ci/schemathesis-limited.toml).
 schemathesis_run() {
-  local label=$1 examples=$(( $2 * FUZZ_SCALE )) seed=()
-  shift 2
+  local label=$1 config=$2 examples=$(( $3 * FUZZ_SCALE )) seed=()
+  shift 3
   [ "$FUZZ_SEED" = random ] || seed=(--seed "$FUZZ_SEED")
   step "schemathesis: $label ($examples examples per operation, seed ${FUZZ_SEED})"
-  .venv/bin/schemathesis run "$BASE_URL/openapi.json" --max-examples "$examples" --generation-database none \
-      --request-timeout 10 --no-color "${seed[@]}" "$@"
+  .venv/bin/schemathesis --config-file "$config" run "$BASE_URL/openapi.json" --max-examples "$examples" \
+      --generation-database none --request-timeout 10 --no-color "${seed[@]}" "$@"
 }
-if ! schemathesis_run "executive producer" 25 -H "Authorization: Bearer $PRODUCER_TOKEN"; then
+limited=.ci/schemathesis-limited.toml
+if ! schemathesis_run "executive producer" schemathesis.toml 25 -H "Authorization: Bearer $PRODUCER_TOKEN"; then
   failed+=("schemathesis (producer)")
 fi
-if ! schemathesis_run "casting director" 10 -H "Authorization: Bearer $DIRECTOR_TOKEN"; then
+if ! schemathesis_run "casting director" "$limited" 10 -H "Authorization: Bearer $DIRECTOR_TOKEN"; then
   failed+=("schemathesis (director)")
 fi
-if ! schemathesis_run "casting assistant" 10 -H "Authorization: Bearer $ASSISTANT_TOKEN"; then
+if ! schemathesis_run "casting assistant" "$limited" 10 -H "Authorization: Bearer $ASSISTANT_TOKEN"; then
   failed+=("schemathesis (assistant)")
 fi
-if ! schemathesis_run "no token" 10; then
+if ! schemathesis_run "no token" "$limited" 10; then
   failed+=("schemathesis (no token)")
 fi
 
