@@ -103,6 +103,14 @@ def engine_options(url: str, connect_timeout: int, statement_timeout_ms: int) ->
                 "connect_timeout": connect_timeout,
                 "options": f"-c statement_timeout={statement_timeout_ms}",
                 "application_name": "casting-agency-api",
+                # A database cut off by the network (no reset, no answer) must not hold a request until
+                # TCP gives up minutes later: a request sent and not acknowledged within the connect
+                # timeout fails, and keepalives notice a silent peer on an open connection.
+                "tcp_user_timeout": connect_timeout * 1000,
+                "keepalives": 1,
+                "keepalives_idle": 10,
+                "keepalives_interval": 2,
+                "keepalives_count": 3,
             },
         )
     return options

@@ -9,10 +9,13 @@ import threading
 import urllib.request
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from werkzeug.serving import make_server
 
 import config
 from middleware import JsonFormatter
+from models import db
 
 
 @pytest.fixture
@@ -217,3 +220,23 @@ def test_engine_options_are_short_timeouts_and_pre_ping():
     assert options["pool_pre_ping"] is True
     assert options["connect_args"]["connect_timeout"] == 2
     assert "statement_timeout=5000" in options["connect_args"]["options"]
+
+
+def test_postgresql_connections_really_carry_the_timeouts(make_app, database_url):
+    """On a real connection: the statement timeout cancels a long statement, and libpq took the TCP settings."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's settings (the suite runs on PostgreSQL in CI)")
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS=config.engine_options(database_url, 2, 300))
+    with app.app_context():
+        assert db.session.scalar(text("SHOW statement_timeout")) == "300ms"
+        with pytest.raises(OperationalError, match="statement timeout"):
+            db.session.execute(text("SELECT pg_sleep(2)"))
+        db.session.rollback()
+        connection = db.engine.raw_connection()
+        try:
+            dsn = connection.driver_connection.get_dsn_parameters()
+        finally:
+            connection.close()
+        db.engine.dispose()
+    assert {key: dsn.get(key) for key in ("tcp_user_timeout", "keepalives", "keepalives_idle")} == {
+        "tcp_user_timeout": "2000", "keepalives": "1", "keepalives_idle": "10"}
