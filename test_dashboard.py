@@ -376,6 +376,42 @@ def test_a_producer_runs_a_movie_from_creation_to_deletion(browsing, client, pro
         assert db.session.scalar(db.select(db.func.count()).select_from(Actor)) == 3
 
 
+def test_a_director_casts_and_uncasts_from_the_actor_side_and_deletes_the_actor(browsing, client, producer):
+    swinton = add_actor(client, producer, "Tilda Swinton", 66, "female")
+    orlando = add_movie(client, producer, "Orlando", "1992-09-01", [swinton])
+    souvenir = add_movie(client, producer, "The Souvenir", "2019-05-17")
+    add_movie(client, producer, "Suspiria", "2018-10-26")
+    page = browsing.page()
+    sign_in(page, "casting-director")
+
+    page.get_by_role("list", name="Actors").get_by_role("button", name="Tilda Swinton", exact=True).click()
+    actor = page.get_by_role("dialog", name="Tilda Swinton")
+    expect(actor.get_by_role("heading", name="Movies (1)")).to_be_visible()
+    actor.get_by_label("Find a movie").fill("souv")
+    actor.get_by_label("Movie", exact=True).select_option(label="The Souvenir (2019)")
+    actor.get_by_role("button", name="Cast in movie").click()
+    expect(actor.get_by_role("heading", name="Movies (2)")).to_be_visible()
+    expect(actor.get_by_role("button", name="The Souvenir", exact=True)).to_be_visible()
+    movies = client.get(f"/actors/{swinton}", headers=producer).json["actor"]["movies"]
+    assert [movie["id"] for movie in movies] == [orlando, souvenir]
+
+    actor.get_by_role("button", name="Remove from Orlando").click()
+    expect(actor.get_by_role("heading", name="Movies (1)")).to_be_visible()
+    expect(actor.get_by_role("button", name="Orlando", exact=True)).to_have_count(0)
+    movies = client.get(f"/actors/{swinton}", headers=producer).json["actor"]["movies"]
+    assert [movie["id"] for movie in movies] == [souvenir]
+
+    actor.get_by_role("button", name="Delete actor").click()
+    confirm = page.get_by_role("alertdialog", name="Delete “Tilda Swinton”?")
+    expect(confirm).to_contain_text("their movies stay")
+    confirm.get_by_role("button", name="Delete actor").click()
+    expect(confirm).to_be_hidden()
+    expect(actor).to_be_hidden()
+    expect(page.get_by_role("status").filter(has_text="“Tilda Swinton” deleted")).to_be_visible()
+    assert client.get(f"/actors/{swinton}", headers=producer).status_code == 404
+    assert client.get("/movies", headers=producer).json["total"] == 3  # the movies stay
+
+
 def test_validation_errors_are_shown_beside_their_fields(browsing, client, producer):
     page = browsing.page()
     sign_in(page, "executive-producer")
