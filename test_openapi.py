@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from pydantic import ValidationError
 from werkzeug.serving import make_server
 
@@ -30,6 +32,16 @@ CHROMIUM = "/usr/bin/chromium"
 def test_committed_openapi_json_is_what_the_app_generates(app):
     committed = json.loads((ROOT / "openapi.json").read_text())
     assert committed == openapi.build(app), "openapi.json is stale: run `flask --app app openapi > openapi.json`"
+
+
+def test_the_document_is_valid_openapi_3_1(app):
+    """Checked by openapi-spec-validator against the OpenAPI 3.1 specification (and its JSON Schema dialect)."""
+    document = openapi.build(app)
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+    broken = {**document, "paths": {"/movies": {"get": {"responses": {"200": {"content": "none"}}}}}}
+    with pytest.raises(OpenAPIValidationError):  # the validator does reject what is not OpenAPI
+        validate(broken)
 
 
 def test_cli_prints_the_document(app, database_url):
