@@ -179,7 +179,8 @@ def build(app: Flask) -> dict:
     for rule, view in sorted(described, key=lambda item: item[0].rule):
         path = _path(rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(rule, view, path, allowed[rule.rule])
+            paths.setdefault(path, {})[method.lower()] = _operation(rule, view, path, allowed[rule.rule],
+                                                                    public_reads=app.config.get("PUBLIC_READS", False))
     _add_links(paths, described)
     return {
         "openapi": "3.1.0",
@@ -220,7 +221,7 @@ def _add_links(paths: dict, described: list) -> None:
             }
 
 
-def _operation(rule, view, path: str, allowed: frozenset[str]) -> dict:
+def _operation(rule, view, path: str, allowed: frozenset[str], *, public_reads: bool = False) -> dict:
     spec = view.openapi
     summary, _, description = (view.__doc__ or "").strip().partition("\n")
     operation_spec: dict = {"operationId": rule.endpoint.rsplit(".", 1)[-1], "summary": summary.strip(),
@@ -253,10 +254,16 @@ def _operation(rule, view, path: str, allowed: frozenset[str]) -> dict:
     errors = set(spec["errors"])
     if permission:
         errors |= set(COMMON_ERRORS)
-        operation_spec["security"] = [{"bearerAuth": []}]
+        if public_reads and permission.startswith("get:"):
+            # This deployment serves reads to anyone (PUBLIC_READS=true): the token is optional.
+            operation_spec["security"] = [{}, {"bearerAuth": []}]
+            requirement = ("Open to anyone on this deployment (`PUBLIC_READS=true`); a token that is sent is "
+                           "still verified, and a bad one is a 401.")
+        else:
+            operation_spec["security"] = [{"bearerAuth": []}]
+            requirement = f"Requires the `{permission}` permission."
         operation_spec["x-required-permission"] = permission
-        operation_spec["description"] = (operation_spec.get("description", "") +
-                                         f"\n\nRequires the `{permission}` permission.").strip()
+        operation_spec["description"] = (operation_spec.get("description", "") + "\n\n" + requirement).strip()
     if spec["query"]:
         errors.add(400)
     if parameters and any(p["in"] == "path" for p in parameters):

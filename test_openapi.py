@@ -34,6 +34,17 @@ def test_committed_openapi_json_is_what_the_app_generates(app):
     assert committed == openapi.build(app), "openapi.json is stale: run `flask --app app openapi > openapi.json`"
 
 
+def test_with_public_reads_the_document_says_reads_need_no_token(make_app):
+    document = make_app(PUBLIC_READS=True).test_client().get("/openapi.json").json
+    validate(document)
+    for path, method in (("/movies", "get"), ("/actors/{actor_id}", "get"), ("/movies/{movie_id}/actors", "get")):
+        operation = document["paths"][path][method]
+        assert operation["security"] == [{}, {"bearerAuth": []}], (path, method)
+        assert "Open to anyone" in operation["description"]
+    for path, method in (("/movies", "post"), ("/actors/{actor_id}", "delete")):
+        assert document["paths"][path][method]["security"] == [{"bearerAuth": []}], (path, method)
+
+
 def test_the_document_is_valid_openapi_3_1(app):
     """Checked by openapi-spec-validator against the OpenAPI 3.1 specification (and its JSON Schema dialect)."""
     document = openapi.build(app)
