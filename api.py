@@ -34,7 +34,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
 from auth import requires_auth
-from errors import ApiError, ServiceUnavailable, not_found, validation_error
+from errors import STATUS_MESSAGES, ApiError, ServiceUnavailable, not_found, validation_error
 from models import Actor, Movie, db, movie_actors, table_counts
 from openapi import BODY_ERRORS, operation
 from schemas import (
@@ -89,7 +89,7 @@ def _parse_int(digits: str) -> int:
 def json_body(schema: type[Schema]) -> Schema:
     """The request body validated by `schema`: 415 not JSON, 400 unparsable or not an object, 422 invalid."""
     if not request.is_json:
-        raise ApiError(415, "request body must be JSON (Content-Type: application/json)")
+        raise ApiError(415, STATUS_MESSAGES[415])
     raw = _body_bytes()
     try:
         data = json.loads(raw, parse_constant=_reject_constant, parse_int=_parse_int)

@@ -31,7 +31,7 @@ from jwt.algorithms import RSAAlgorithm
 
 import ratelimit
 from config import ConfigError
-from errors import ApiError, ServiceUnavailable
+from errors import STATUS_MESSAGES, ApiError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class AuthError(ApiError):
     def __init__(self, status: int, description: str | None):
         if description is None:
             challenge = "Bearer"
-            message = "a bearer token is required"
+            message = STATUS_MESSAGES[401]
         else:
             code = "invalid_token" if status == 401 else "insufficient_scope"
             challenge = f'Bearer error="{code}", error_description="{description}"'

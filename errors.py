@@ -15,6 +15,16 @@ from models import db
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "5"
+# The API's fixed wording for these statuses, wherever they are raised (the OpenAPI examples quote it).
+STATUS_MESSAGES = {
+    401: "a bearer token is required",
+    409: "the request conflicts with a concurrent change; nothing was written",
+    413: "request body is larger than 64 KiB",
+    415: "request body must be JSON (Content-Type: application/json)",
+    429: "rate limit exceeded; slow down",
+    500: "internal server error",
+    503: "the database is unavailable; try again shortly",
+}
 
 
 class ApiError(Exception):
@@ -98,8 +108,8 @@ def register(app: Flask) -> None:
         messages = {
             404: "resource not found",
             405: f"method {request.method} not allowed here",
-            413: "request body is larger than 64 KiB",
-            429: "rate limit exceeded; slow down",
+            413: STATUS_MESSAGES[413],
+            429: STATUS_MESSAGES[429],
         }
         status = exc.code or 500
         return error_response(status, messages.get(status, exc.description or exc.name), headers=headers)
@@ -110,7 +120,7 @@ def register(app: Flask) -> None:
         # duplicate casting, a record deleted mid-request): nothing was written.
         db.session.rollback()
         log.info("integrity error on %s %s: %s", request.method, request.path, exc.orig)
-        return error_response(409, "the request conflicts with a concurrent change; nothing was written")
+        return error_response(409, STATUS_MESSAGES[409])
 
     @app.errorhandler(StaleDataError)
     def _stale(exc: StaleDataError):
@@ -122,14 +132,14 @@ def register(app: Flask) -> None:
         db.session.rollback()
         if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
             log.warning("database unavailable: %s", exc.orig)
-            return error_response(503, "the database is unavailable; try again shortly",
+            return error_response(503, STATUS_MESSAGES[503],
                                   headers={"Retry-After": RETRY_AFTER_SECONDS})
         log.exception("database error on %s %s", request.method, request.path)
-        return error_response(500, "internal server error")
+        return error_response(500, STATUS_MESSAGES[500])
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal server error")
+        return error_response(500, STATUS_MESSAGES[500])
 

@@ -15,7 +15,8 @@ from flask import Blueprint, Flask, current_app, render_template_string
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from schemas import ErrorBody
+from errors import STATUS_MESSAGES
+from schemas import EXAMPLE_REQUEST_ID, ErrorBody
 
 TITLE = "Casting Agency API"
 VERSION = "1.0.0"
@@ -43,17 +44,6 @@ ERROR_HEADERS = {
     429: RETRY_AFTER,
     503: RETRY_AFTER,
 }
-# What each error really says (errors.py, auth.py, api.py); `_error_example` puts in the operation's own words.
-ERROR_MESSAGES = {
-    401: "a bearer token is required",
-    409: "the request conflicts with a concurrent change; nothing was written",
-    413: "request body is larger than 64 KiB",
-    415: "request body must be JSON (Content-Type: application/json)",
-    429: "rate limit exceeded; slow down",
-    500: "internal server error",
-    503: "the database is unavailable; try again shortly",
-}
-EXAMPLE_REQUEST_ID = "3f0c9a4e5b7d4c21a8e6f1d2c3b4a596"
 HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH"})
 # Every guarded operation can answer these, whatever it does.
 COMMON_ERRORS = (401, 403, 429, 500, 503)
@@ -143,7 +133,7 @@ def _error_example(status: int, spec: dict, path: str, permission: str | None, a
         example["message"] = f"{field} must not be empty"
         example["details"] = {field: ["must not be empty"]}
     else:
-        example["message"] = ERROR_MESSAGES[status]
+        example["message"] = STATUS_MESSAGES[status]
     if status >= 500:
         example["request_id"] = EXAMPLE_REQUEST_ID
     return example

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from errors import STATUS_MESSAGES
 from models import AGE_MAX, AGE_MIN, GENDER_MAX, ID_MAX, NAME_MAX, TITLE_MAX
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -141,6 +142,9 @@ MOVIE_EXAMPLE = {"id": 7, "title": "Raids of the Ice", "release_date": "2017-04-
                  "actors": [{"id": 2, "name": "Chris Pine"}]}
 ACTOR_EXAMPLE = {"id": 2, "name": "Chris Pine", "age": 45, "gender": "male",
                  "movies": [{"id": 7, "title": "Raids of the Ice"}]}
+
+
+EXAMPLE_REQUEST_ID = "3f0c9a4e5b7d4c21a8e6f1d2c3b4a596"
 
 
 def _examples(*examples: dict) -> ConfigDict:
@@ -294,8 +298,7 @@ class ErrorBody(BaseModel):
         {"success": False, "error": 422, "message": "title must not be empty",
          "details": {"title": ["must not be empty"]}},
         {"success": False, "error": 404, "message": "movie not found"},
-        {"success": False, "error": 503, "message": "the database is unavailable; try again shortly",
-         "request_id": "3f0c9a4e5b7d4c21a8e6f1d2c3b4a596"},
+        {"success": False, "error": 503, "message": STATUS_MESSAGES[503], "request_id": EXAMPLE_REQUEST_ID},
     )
 
     success: Literal[False]
