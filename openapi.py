@@ -205,7 +205,7 @@ def _add_links(paths: dict, described: list) -> None:
             operation_spec = paths[path][method.lower()]
             response = operation_spec["responses"][str(view.openapi["status"])]
             response["links"] = {
-                target: {"operationId": target, "parameters": {name: links[name] for name in params}}
+                target: {"operationId": target, "parameters": {name: links[name] for name in sorted(params)}}
                 for target, params in sorted(targets)
                 if params and params <= links.keys()
             }
