@@ -25,9 +25,10 @@ from app import create_app
 from models import Actor, Movie, db, movie_actors
 
 # The tests decide the configuration; nothing from the developer's shell leaks in.
-for _name in ("DATABASE_URL", "AUTH0_DOMAIN", "API_AUDIENCE", "JWKS_URL", "TOKEN_ISSUER", "APP_ENV", "DYNO",
-              "PUBLIC_READS", "CORS_ORIGINS", "LOCAL_ISSUER_PRIVATE_KEY", "REDIS_URL", "ALLOW_TEST_ISSUER",
-              "AUTH0_CLIENT_ID"):
+APP_SETTINGS = ("DATABASE_URL", "AUTH0_DOMAIN", "API_AUDIENCE", "JWKS_URL", "TOKEN_ISSUER", "APP_ENV", "DYNO",
+                "PUBLIC_READS", "CORS_ORIGINS", "LOCAL_ISSUER_PRIVATE_KEY", "REDIS_URL", "ALLOW_TEST_ISSUER",
+                "AUTH0_CLIENT_ID")
+for _name in APP_SETTINGS:
     os.environ.pop(_name, None)
 
 ROLES = ["casting-assistant", "casting-director", "executive-producer"]
@@ -152,11 +153,7 @@ GUNICORN = str(VENV_BIN / "gunicorn")
 STARTUP_SECONDS = 20
 STOP_SECONDS = 25
 # Settings of the servers that come only from each test, never from the shell running the suite.
-SCRUBBED = {
-    "DATABASE_URL", "TEST_DATABASE_URL", "AUTH0_DOMAIN", "AUTH0_CLIENT_ID", "API_AUDIENCE", "JWKS_URL",
-    "TOKEN_ISSUER", "ALLOW_TEST_ISSUER", "APP_ENV", "DYNO", "PUBLIC_READS", "CORS_ORIGINS",
-    "LOCAL_ISSUER_PRIVATE_KEY", "REDIS_URL", "PORT", "BIND_HOST", "WEB_CONCURRENCY", "LOG_LEVEL", "PROCFILE",
-}
+SCRUBBED = {*APP_SETTINGS, "TEST_DATABASE_URL", "PORT", "BIND_HOST", "WEB_CONCURRENCY", "LOG_LEVEL", "PROCFILE"}
 SCRUBBED_PREFIXES = ("RATE_LIMIT_", "JWKS_", "DB_", "GUNICORN", "FLASK_")
 
 
