@@ -31,7 +31,6 @@ import jwt
 import pytest
 import redis
 import requests
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import create_engine, text
@@ -48,6 +47,7 @@ from conftest import (
     Process,
     Server,
     free_port,
+    pem,
     server_env,
     signal_group,
     start_gunicorn,
@@ -73,12 +73,6 @@ def unavailable(reason: str):
     if ON_CI:
         pytest.fail(f"CI=true: {reason}")
     pytest.skip(reason)
-
-
-def private_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
 
 
 def group_alive(pgid: int) -> bool:
@@ -337,7 +331,7 @@ def redis_url():
 
 @pytest.fixture(scope="module")
 def local_pem(signing_key) -> str:
-    return private_pem(signing_key)
+    return pem(signing_key)
 
 
 @pytest.fixture(scope="module")
