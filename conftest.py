@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -306,6 +307,26 @@ def start_gunicorn(directory: Path, name: str, **settings: str) -> Server:
             return server
         process.stop()  # it lost the port; reap it
     raise AssertionError("unreachable")
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's: test tools cannot download a browser here
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium under Playwright, one per test module; CI must have it (.ci/run installs it)."""
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI needs Debian's chromium (.ci/run installs it)")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 # What the browser and client tests' servers run with: no rate limits, room for a page's parallel requests.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -26,7 +25,6 @@ from models import db
 from schemas import ActorEnvelope, ActorList, Deleted, ErrorBody, MovieEnvelope, MovieList
 
 ROOT = Path(__file__).parent
-CHROMIUM = "/usr/bin/chromium"
 
 
 def test_committed_openapi_json_is_what_the_app_generates(app):
@@ -295,60 +293,51 @@ def live_server(app):
     thread.join(timeout=10)
 
 
-def test_docs_render_in_chromium_with_no_network(live_server, issuer):
+def test_docs_render_in_chromium_with_no_network(chromium, live_server, issuer):
     """Swagger UI draws every operation from local files; any request off 127.0.0.1 is refused and recorded."""
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI needs Debian's chromium (.ci/run installs it)")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     outside: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page()
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
 
-            def only_local(route):
-                if route.request.url.startswith(live_server):
-                    return route.continue_()
-                outside.append(route.request.url)
-                return route.abort()
+        def only_local(route):
+            if route.request.url.startswith(live_server):
+                return route.continue_()
+            outside.append(route.request.url)
+            return route.abort()
 
-            page.route("**/*", only_local)
-            page.goto(f"{live_server}/docs")
-            page.wait_for_selector(".opblock", timeout=20_000)
-            assert page.locator(".opblock").count() == 16
-            assert page.locator("button.authorize").count() == 1
+        page.route("**/*", only_local)
+        page.goto(f"{live_server}/docs")
+        page.wait_for_selector(".opblock", timeout=20_000)
+        assert page.locator(".opblock").count() == 16
+        assert page.locator("button.authorize").count() == 1
 
-            # Authorize with a pasted token, then "Try it out" -> Execute on GET /movies.
-            page.click("button.authorize")
-            page.fill(".modal-ux .auth-container input", issuer.mint("casting-assistant"))
-            page.click(".modal-ux .auth-btn-wrapper button.authorize")
-            page.click(".modal-ux button.btn-done")
-            operation = page.locator("#operations-movies-list_movies")
-            operation.locator(".opblock-summary").click()
-            try_it_out = operation.locator("button.try-out__btn")
-            if try_it_out.count() and try_it_out.inner_text().strip() == "Try it out":
-                try_it_out.click()
-            operation.locator("button.execute").click()
-            status = operation.locator(".live-responses-table .response .response-col_status").first
-            status.wait_for(timeout=20_000)
-            assert status.inner_text().strip() == "200"
-            body = json.loads(operation.locator(".live-responses-table .response-col_description pre").first
-                              .inner_text())
-            assert body["success"] is True and body["movies"] == []
-            assert "Authorization: Bearer ey" in operation.locator(".curl-command").inner_text()
+        # Authorize with a pasted token, then "Try it out" -> Execute on GET /movies.
+        page.click("button.authorize")
+        page.fill(".modal-ux .auth-container input", issuer.mint("casting-assistant"))
+        page.click(".modal-ux .auth-btn-wrapper button.authorize")
+        page.click(".modal-ux button.btn-done")
+        operation = page.locator("#operations-movies-list_movies")
+        operation.locator(".opblock-summary").click()
+        try_it_out = operation.locator("button.try-out__btn")
+        if try_it_out.count() and try_it_out.inner_text().strip() == "Try it out":
+            try_it_out.click()
+        operation.locator("button.execute").click()
+        status = operation.locator(".live-responses-table .response .response-col_status").first
+        status.wait_for(timeout=20_000)
+        assert status.inner_text().strip() == "200"
+        body = json.loads(operation.locator(".live-responses-table .response-col_description pre").first
+                          .inner_text())
+        assert body["success"] is True and body["movies"] == []
+        assert "Authorization: Bearer ey" in operation.locator(".curl-command").inner_text()
 
-            # The schemas' examples fill the request body and the documented responses.
-            create = page.locator("#operations-movies-create_movie")
-            create.locator(".opblock-summary").click()
-            editor = create.locator("textarea.body-param__text")
-            editor.wait_for(timeout=20_000)
-            assert json.loads(editor.input_value()) == {"title": "Raids of the Ice", "release_date": "2017-04-29"}
-            assert "token lacks the post:movies permission" in create.inner_text()
-        finally:
-            browser.close()
+        # The schemas' examples fill the request body and the documented responses.
+        create = page.locator("#operations-movies-create_movie")
+        create.locator(".opblock-summary").click()
+        editor = create.locator("textarea.body-param__text")
+        editor.wait_for(timeout=20_000)
+        assert json.loads(editor.input_value()) == {"title": "Raids of the Ice", "release_date": "2017-04-29"}
+        assert "token lacks the post:movies permission" in create.inner_text()
+    finally:
+        context.close()
     assert outside == []
