@@ -143,8 +143,25 @@ schemathesis_run() {
   shift 3
   [ "$FUZZ_SEED" = random ] || seed=(--seed "$FUZZ_SEED")
   step "schemathesis: $label ($examples examples per operation, seed ${FUZZ_SEED})"
+  # The report goes to a file: its closing banner ("=== 1 warning in 5.6s ===") reads like a test
+  # runner's summary, and CI takes the last such line as the run's result. Shown in full on failure.
+  local report="$workdir/schemathesis-${label// /-}.log" status=0
   .venv/bin/schemathesis --config-file "$config" run "$BASE_URL/openapi.json" --max-examples "$examples" \
-      --generation-database none --request-timeout 10 --no-color "${seed[@]}" "$@"
+      --generation-database none --request-timeout 10 --no-color "${seed[@]}" "$@" >"$report" 2>&1 || status=$?
+  local cases
+  cases=$(grep -A1 '^Test cases:' "$report" | tail -n 1 | sed 's/^ *//')
+  grep -E '^Seed: ' "$report" || true
+  if [ "$status" -ne 0 ]; then
+    cat "$report"
+    echo "schemathesis ($label) FAILED with exit code $status: ${cases:-no test cases reported}"
+    return 1
+  fi
+  if [ -z "$cases" ]; then
+    cat "$report"
+    echo "schemathesis ($label) reported no test cases"
+    return 1
+  fi
+  echo "schemathesis ($label): $cases"
 }
 limited=.ci/schemathesis-limited.toml
 if ! schemathesis_run "executive producer" schemathesis.toml 25 -H "Authorization: Bearer $PRODUCER_TOKEN"; then
