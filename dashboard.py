@@ -17,10 +17,10 @@ from flask import Blueprint, Flask, current_app, jsonify, make_response, render_
 from pydantic import BaseModel, ConfigDict
 
 import ratelimit
-from api import json_body
 from auth import ROLE_PERMISSIONS
 from config import ConfigError
 from errors import ApiError
+from parsing import json_body
 
 DEV_TOKEN_SECONDS = 30 * 60
 ROLE_LABELS = {

@@ -1,0 +1,90 @@
+"""Reading requests: path ids, JSON bodies and query parameters, each failure a JSON error naming the problem."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from flask import current_app, g, request
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import BaseConverter
+
+from errors import STATUS_MESSAGES, ApiError, validation_error
+
+Schema = TypeVar("Schema", bound=BaseModel)
+
+
+class IdConverter(BaseConverter):
+    """A record id in a path: up to ten digits; ids no record can have (0, > 2**31-1) simply find nothing (404)."""
+
+    regex = r"[0-9]{1,10}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_int(digits: str) -> int:
+    """JSON integers of any length: Python refuses to convert more than 4300 digits, and no field takes
+    more than ten, so a longer one stands in as 10**21 (sign kept) and fails its range check as a 422."""
+    if len(digits) <= 22:
+        return int(digits)
+    return -(10**21) if digits.startswith("-") else 10**21
+
+
+def json_body(schema: type[Schema]) -> Schema:
+    """The request body validated by `schema`: 415 not JSON, 400 unparsable or not an object, 422 invalid."""
+    if not request.is_json:
+        raise ApiError(415, STATUS_MESSAGES[415])
+    try:
+        data = json.loads(body_bytes(), parse_constant=_reject_constant, parse_int=_parse_int)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, 422) from None
+
+
+def body_bytes() -> bytes:
+    """The request body, read once per request (413 past the limit, whether or not it came chunked)."""
+    if "body" not in g:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+            # A chunked body (no Content-Length): werkzeug would stop reading quietly at the limit and
+            # hand over a truncated body, so read one byte past it to tell an oversized body apart.
+            raw = request.environ["wsgi.input"].read(limit + 1)
+            if len(raw) > limit:
+                raise RequestEntityTooLarge()
+        else:
+            raw = request.get_data(cache=False)
+        g.body = raw
+    return g.body
+
+
+def no_body() -> None:
+    """For endpoints that take no body: 415 for a PUT with a body that is not JSON, 400 for any other."""
+    if request.content_length or request.headers.get("Transfer-Encoding"):
+        if request.method == "PUT" and not request.is_json:
+            raise ApiError(415, "this endpoint takes no request body, and a body must be JSON")
+        raise ApiError(400, "this endpoint takes no request body")
+
+
+def query_args(schema: type[Schema]) -> Schema:
+    """Query parameters validated by `schema`; anything wrong is a 400 naming the parameter."""
+    repeated = {name: ["must be given once"] for name in request.args if len(request.args.getlist(name)) > 1}
+    if repeated:
+        raise ApiError(400, "; ".join(f"{name} must be given once" for name in repeated), repeated)
+    try:
+        return schema.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        raise validation_error(exc, 400) from None
