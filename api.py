@@ -1,15 +1,13 @@
-"""The endpoints of the contract (shared/API.md): movies, actors, castings, health."""
+"""The endpoints: movies, actors, castings, health. docs/api.md describes them; /openapi.json is generated
+from the declarations here."""
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
 
-from flask import Blueprint, Response, current_app, request, url_for
-from pydantic import BaseModel, ValidationError
+from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import (
     Column,
     ColumnElement,
@@ -17,7 +15,6 @@ from sqlalchemy import (
     Select,
     Text,
     bindparam,
-    delete,
     func,
     literal_column,
     select,
@@ -26,17 +23,16 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as cast_to
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import selectinload
-from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.routing import BaseConverter
 
+import conditional
+import records
 from auth import requires_auth
-from errors import STATUS_MESSAGES, ApiError, ServiceUnavailable, not_found, validation_error
-from models import Actor, Movie, db, movie_actors, table_counts
+from errors import ServiceUnavailable, not_found
+from models import Actor, Movie, catalogue_version, db, movie_actors, table_counts
 from openapi import BODY_ERRORS, operation
+from parsing import json_body, no_body, query_args
+from records import ACTOR, MOVIE, Side
 from schemas import (
     ActorCreate,
     ActorEnvelope,
@@ -54,106 +50,12 @@ from schemas import (
     MovieUpdate,
     Ready,
 )
+from transactions import safe_write
 
 bp = Blueprint("api", __name__)
-Schema = TypeVar("Schema", bound=BaseModel)
-
-
-class IdConverter(BaseConverter):
-    """A record id in a path: up to ten digits; ids no record can have (0, > 2**31-1) simply find nothing (404)."""
-
-    regex = r"[0-9]{1,10}"
-
-    def to_python(self, value: str) -> int:
-        return int(value)
-
-    def to_url(self, value: int) -> str:
-        return str(value)
-
-
-# --- reading requests -------------------------------------------------------------------
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _parse_int(digits: str) -> int:
-    """JSON integers of any length: Python refuses to convert more than 4300 digits, and no field takes
-    more than ten, so a longer one stands in as 10**21 (sign kept) and fails its range check as a 422."""
-    if len(digits) <= 22:
-        return int(digits)
-    return -(10**21) if digits.startswith("-") else 10**21
-
-
-def json_body(schema: type[Schema]) -> Schema:
-    """The request body validated by `schema`: 415 not JSON, 400 unparsable or not an object, 422 invalid."""
-    if not request.is_json:
-        raise ApiError(415, STATUS_MESSAGES[415])
-    raw = _body_bytes()
-    try:
-        data = json.loads(raw, parse_constant=_reject_constant, parse_int=_parse_int)
-    except (ValueError, RecursionError):
-        raise ApiError(400, "request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    try:
-        return schema.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc, 422) from None
-
-
-def _body_bytes() -> bytes:
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
-        # A chunked body (no Content-Length): werkzeug would stop reading quietly at the limit and
-        # hand over a truncated body, so read one byte past it to tell an oversized body apart.
-        raw = request.environ["wsgi.input"].read(limit + 1)
-        if len(raw) > limit:
-            raise RequestEntityTooLarge()
-        return raw
-    return request.get_data(cache=False)
-
-
-def no_body() -> None:
-    """For endpoints that take no body: 415 for a PUT with a body that is not JSON, 400 for any other."""
-    if request.content_length or request.headers.get("Transfer-Encoding"):
-        if request.method == "PUT" and not request.is_json:
-            raise ApiError(415, "this endpoint takes no request body, and a body must be JSON")
-        raise ApiError(400, "this endpoint takes no request body")
-
-
-def query_args(schema: type[Schema]) -> Schema:
-    """Query parameters validated by `schema`; anything wrong is a 400 naming the parameter."""
-    repeated = {name: ["must be given once"] for name in request.args if len(request.args.getlist(name)) > 1}
-    if repeated:
-        raise ApiError(400, "; ".join(f"{name} must be given once" for name in repeated), repeated)
-    try:
-        return schema.model_validate(request.args.to_dict())
-    except ValidationError as exc:
-        raise validation_error(exc, 400) from None
 
 
 # --- shaping responses ------------------------------------------------------------------
-
-
-def movie_json(movie: Movie) -> dict:
-    return {
-        "id": movie.id,
-        "title": movie.title,
-        "release_date": movie.release_date.isoformat(),
-        "actors": [{"id": actor.id, "name": actor.name} for actor in movie.actors],
-    }
-
-
-def actor_json(actor: Actor) -> dict:
-    return {
-        "id": actor.id,
-        "name": actor.name,
-        "age": actor.age,
-        "gender": actor.gender,
-        "movies": [{"id": movie.id, "title": movie.title} for movie in actor.movies],
-    }
 
 
 def _like(term: str) -> str:
@@ -217,10 +119,29 @@ ACTORS = Listing(
 LISTINGS = {listing.key: listing for listing in (MOVIES, ACTORS)}
 
 
-def _page(listing: Listing, values: dict, params):
+def _page(listing: Listing, values: dict, params) -> Response:
+    """A list page with its ETag, or a 304 when If-None-Match names the current one (one indexed read)."""
+    if request.headers.get("If-None-Match") is not None:
+        etag = conditional.list_etag(_version())
+        if conditional.none_match(etag):
+            return conditional.not_modified(etag)
     if db.engine.dialect.name == "postgresql":
-        return _page_postgresql(listing, values, params)
-    return _page_rows(listing, values, params)
+        body, version = _page_postgresql(listing, values, params)
+        response = Response(body, mimetype="application/json")
+    else:
+        page, version = _page_rows(listing, values, params)
+        response = jsonify(page)
+    response.headers["ETag"] = conditional.list_etag(version)
+    return response
+
+
+def _version_column():
+    """The catalogue version, as a column of a statement that reads the list (the same snapshot)."""
+    return select(catalogue_version.c.version).where(catalogue_version.c.id == 1).scalar_subquery()
+
+
+def _version() -> int:
+    return db.session.scalar(select(_version_column()))
 
 
 @functools.lru_cache(maxsize=256)
@@ -271,29 +192,31 @@ def _page_statement(key: str, sort: str, filters: tuple[str, ...]) -> Select:
     body = func.json_build_object(
         "success", true(), listing.key, items, "total", total,
         "page", bindparam("page", type_=Integer), "per_page", bindparam("per_page", type_=Integer))
-    return select(cast_to(body, Text))
+    # The catalogue version the body was read at, from the same snapshot: the list's ETag.
+    return select(cast_to(body, Text), _version_column())
 
 
-def _page_postgresql(listing: Listing, values: dict, params) -> Response:
+def _page_postgresql(listing: Listing, values: dict, params) -> tuple[str, int]:
     """The whole response body built by PostgreSQL in one statement, outside any explicit transaction:
-    one round trip, and no decoding or re-encoding here."""
+    one round trip, and no decoding or re-encoding here. With it, the catalogue version it was read at."""
     statement = _page_statement(listing.key, params.sort, tuple(sorted(values)))
     if not db.session().in_transaction():  # a single statement needs no BEGIN/ROLLBACK round trips
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    body = db.session.scalar(statement, {
+    body, version = db.session.execute(statement, {
         **values, "limit": params.per_page, "offset": (params.page - 1) * params.per_page,
-        "page": params.page, "per_page": params.per_page})
-    return Response(body, mimetype="application/json")
+        "page": params.page, "per_page": params.per_page}).one()
+    return body, version
 
 
-def _page_rows(listing: Listing, values: dict, params) -> dict:
-    """One page of rows with their embedded casts (other databases): three statements whatever the page
-    size, as plain rows (no ORM objects): the total, the page, and the casts of every row on the page."""
+def _page_rows(listing: Listing, values: dict, params) -> tuple[dict, int]:
+    """One page of rows with their embedded casts (other databases): three statements in one transaction
+    whatever the page size, as plain rows (no ORM objects): the total with the catalogue version, the
+    page, and the casts of every row on the page."""
     model = listing.model
     clauses = listing.where(values)
-    total = db.session.scalar(listing.count(clauses), values)
+    total, version = db.session.execute(listing.count(clauses).add_columns(_version_column()), values).one()
     offset = (params.page - 1) * params.per_page
-    records: list[dict] = []
+    rows_out: list[dict] = []
     if offset < total:
         rows = db.session.execute(
             select(*(getattr(model, c) for c in listing.columns))
@@ -303,13 +226,13 @@ def _page_rows(listing: Listing, values: dict, params) -> dict:
             .offset(offset),
             values,
         ).all()
-        records = [dict(zip(listing.columns, row, strict=True)) for row in rows]
+        rows_out = [dict(zip(listing.columns, row, strict=True)) for row in rows]
         by_id = {}
-        for record in records:
+        for record in rows_out:
             record[listing.embedded] = by_id[record["id"]] = []
             if "release_date" in record:
                 record["release_date"] = record["release_date"].isoformat()
-        if records:
+        if rows_out:
             other = listing.other
             label = listing.other_label
             cast = db.session.execute(
@@ -320,8 +243,8 @@ def _page_rows(listing: Listing, values: dict, params) -> dict:
             )
             for owner, other_id, other_label in cast:
                 by_id[owner].append({"id": other_id, label: other_label})
-    return {"success": True, listing.key: records, "total": total, "page": params.page,
-            "per_page": params.per_page}
+    return {"success": True, listing.key: rows_out, "total": total, "page": params.page,
+            "per_page": params.per_page}, version
 
 
 def movie_page(params: ActorFilmographyQuery, actor_id: int | None):
@@ -362,44 +285,68 @@ def actor_filters(params: MovieCastQuery, movie_id: int | None) -> dict:
     return values
 
 
-def load_movie(movie_id: int, *, for_update: bool = False) -> Movie:
-    movie = db.session.get(Movie, movie_id, options=[selectinload(Movie.actors)], with_for_update=for_update)
-    if movie is None:
-        raise not_found("movie")
-    return movie
+def record_response(side: Side, record: dict, status: int = 200, headers: dict | None = None) -> Response:
+    """One record in its envelope, with its ETag; to a GET whose If-None-Match names it, a 304."""
+    etag = conditional.record_etag(record)
+    if request.method == "GET" and conditional.none_match(etag):
+        return conditional.not_modified(etag)
+    response = jsonify({"success": True, side.noun: record})
+    response.status_code = status
+    response.headers.update(headers or {})
+    response.headers["ETag"] = etag
+    return response
 
 
-def load_actor(actor_id: int, *, for_update: bool = False) -> Actor:
-    actor = db.session.get(Actor, actor_id, options=[selectinload(Actor.movies)], with_for_update=for_update)
-    if actor is None:
-        raise not_found("actor")
-    return actor
+def get_record(side: Side, record_id: int) -> Response:
+    record = records.read(side, record_id)
+    if record is None:
+        raise not_found(side.noun)
+    return record_response(side, record)
 
 
-def existing(model, ids: list[int], field: str) -> list:
-    """The rows named by `ids`, in that order; a 422 naming `field` when any is missing."""
-    if not ids:
-        return []
-    rows = {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
-    missing = [i for i in ids if i not in rows]
-    if missing:
-        noun = model.__tablename__[:-1]
-        message = f"no {noun} with id " + ", ".join(map(str, missing))
-        raise ApiError(422, f"{field} {message}", {field: [message]})
-    return [rows[i] for i in ids]
+def create_record(side: Side, body) -> Response:
+    """POST: the other side's records it is cast with are locked first, so none can vanish meanwhile."""
+    fields = body.model_dump(exclude={side.cast_field})
+    others = getattr(body, side.cast_field)
+    records.require_existing(side.other, others, records.lock(side.other, others), side.cast_field)
+    record_id = records.create(side, fields, others)
+    location = url_for(f"api.get_{side.noun}", **{f"{side.noun}_id": record_id})
+    return record_response(side, records.read(side, record_id), 201, {"Location": location})
 
 
-def _delete(model, record_id: int, noun: str) -> dict:
-    # One statement: a concurrent delete makes this one a clean 404, and the
-    # database's ON DELETE CASCADE removes the castings, never the other side.
-    if db.session.execute(delete(model).where(model.id == record_id)).rowcount == 0:
-        raise not_found(noun)
-    db.session.commit()
+def update_record(side: Side, record_id: int, body) -> Response:
+    """PATCH: fields change in place; a new cast locks every record whose cast changes, in the lock order."""
+    changes = body.model_dump(exclude_unset=True)
+    new_cast = changes.pop(side.cast_field, None)
+    if new_cast is None:
+        records.lock_one(side, record_id)
+    else:
+        old_cast, found = records.lock_with_cast(side, record_id, new_cast)
+    conditional.require_match(conditional.record_etag(records.read(side, record_id)))
+    if new_cast is not None:
+        records.require_existing(side.other, new_cast, found, side.cast_field)
+        records.replace_cast(side, record_id, old_cast, new_cast)
+    records.update_fields(side, record_id, changes)
+    return record_response(side, records.read(side, record_id))
+
+
+def delete_record(side: Side, record_id: int) -> dict:
+    """DELETE: the record and its castings go (ON DELETE CASCADE); the other side's records stay."""
+    records.lock_with_cast(side, record_id, for_delete=True)
+    conditional.require_match(conditional.record_etag(records.read(side, record_id)))
+    records.remove(side, record_id)
     return {"success": True, "deleted": record_id}
 
 
-def _created(key: str, record, shape, endpoint: str, **ids):
-    return {"success": True, key: shape(record)}, 201, {"Location": url_for(endpoint, **ids)}
+def change_casting(movie_id: int, actor_id: int, change: Callable[[int, int], bool], *, uncast: bool) -> Response:
+    """PUT/DELETE of a casting: the movie, then the actor, locked; If-Match is compared with the movie's ETag."""
+    no_body()
+    records.lock_one(MOVIE, movie_id)
+    records.lock_one(ACTOR, actor_id)
+    conditional.require_match(conditional.record_etag(records.read(MOVIE, movie_id)))
+    if not change(movie_id, actor_id) and uncast:
+        raise not_found("casting")
+    return record_response(MOVIE, records.read(MOVIE, movie_id))
 
 
 # --- movies -----------------------------------------------------------------------------
@@ -419,45 +366,35 @@ def list_movies():
 @operation(MovieEnvelope)
 def get_movie(movie_id: int):
     """Get one movie with its cast."""
-    return {"success": True, "movie": movie_json(load_movie(movie_id))}
+    return get_record(MOVIE, movie_id)
 
 
 @bp.post("/movies")
 @requires_auth("post:movies")
 @operation(MovieEnvelope, status=201, body=MovieCreate, errors=BODY_ERRORS,
            links={"movie_id": "$response.body#/movie/id"})
+@safe_write
 def create_movie():
     """Create a movie, optionally with its cast."""
-    body = json_body(MovieCreate)
-    movie = Movie(title=body.title, release_date=body.release_date)
-    movie.actors = existing(Actor, body.actor_ids, "actor_ids")
-    db.session.add(movie)
-    db.session.commit()
-    return _created("movie", load_movie(movie.id), movie_json, "api.get_movie", movie_id=movie.id)
+    return create_record(MOVIE, json_body(MovieCreate))
 
 
 @bp.patch("/movies/<id:movie_id>")
 @requires_auth("patch:movies")
 @operation(MovieEnvelope, body=MovieUpdate, errors=BODY_ERRORS)
+@safe_write
 def update_movie(movie_id: int):
     """Change some fields of a movie; `actor_ids` replaces the cast."""
-    body = json_body(MovieUpdate)
-    movie = load_movie(movie_id, for_update=True)
-    changes = body.model_dump(exclude_unset=True)
-    if "actor_ids" in changes:
-        movie.actors = existing(Actor, changes.pop("actor_ids"), "actor_ids")
-    for field, value in changes.items():
-        setattr(movie, field, value)
-    db.session.commit()
-    return {"success": True, "movie": movie_json(load_movie(movie_id))}
+    return update_record(MOVIE, movie_id, json_body(MovieUpdate))
 
 
 @bp.delete("/movies/<id:movie_id>")
 @requires_auth("delete:movies")
 @operation(Deleted, errors=(409,))
+@safe_write
 def delete_movie(movie_id: int):
     """Delete a movie and its castings (its actors stay)."""
-    return _delete(Movie, movie_id, "movie")
+    return delete_record(MOVIE, movie_id)
 
 
 @bp.get("/movies/<id:movie_id>/actors")
@@ -475,32 +412,19 @@ def list_movie_actors(movie_id: int):
 @requires_auth("patch:movies")
 @operation(MovieEnvelope, errors=(400, 409, 415),
            links={"movie_id": "$request.path.movie_id", "actor_id": "$request.path.actor_id"})
+@safe_write
 def cast_actor(movie_id: int, actor_id: int):
     """Cast an actor in a movie (idempotent)."""
-    no_body()
-    load_movie(movie_id)
-    load_actor(actor_id)
-    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(movie_actors).values(movie_id=movie_id, actor_id=actor_id).on_conflict_do_nothing())
-    db.session.commit()
-    return {"success": True, "movie": movie_json(load_movie(movie_id))}
+    return change_casting(movie_id, actor_id, records.cast, uncast=False)
 
 
 @bp.delete("/movies/<id:movie_id>/actors/<id:actor_id>")
 @requires_auth("patch:movies")
 @operation(MovieEnvelope, errors=(400, 409))
+@safe_write
 def uncast_actor(movie_id: int, actor_id: int):
     """Remove an actor from a movie's cast (404 when not cast)."""
-    no_body()
-    removed = db.session.execute(
-        delete(movie_actors).where(movie_actors.c.movie_id == movie_id, movie_actors.c.actor_id == actor_id)
-    ).rowcount
-    if not removed:
-        load_movie(movie_id)
-        load_actor(actor_id)
-        raise not_found("casting")
-    db.session.commit()
-    return {"success": True, "movie": movie_json(load_movie(movie_id))}
+    return change_casting(movie_id, actor_id, records.uncast, uncast=True)
 
 
 # --- actors -----------------------------------------------------------------------------
@@ -520,45 +444,35 @@ def list_actors():
 @operation(ActorEnvelope)
 def get_actor(actor_id: int):
     """Get one actor with their movies."""
-    return {"success": True, "actor": actor_json(load_actor(actor_id))}
+    return get_record(ACTOR, actor_id)
 
 
 @bp.post("/actors")
 @requires_auth("post:actors")
 @operation(ActorEnvelope, status=201, body=ActorCreate, errors=BODY_ERRORS,
            links={"actor_id": "$response.body#/actor/id"})
+@safe_write
 def create_actor():
     """Create an actor, optionally cast in movies."""
-    body = json_body(ActorCreate)
-    actor = Actor(name=body.name, age=body.age, gender=body.gender)
-    actor.movies = existing(Movie, body.movie_ids, "movie_ids")
-    db.session.add(actor)
-    db.session.commit()
-    return _created("actor", load_actor(actor.id), actor_json, "api.get_actor", actor_id=actor.id)
+    return create_record(ACTOR, json_body(ActorCreate))
 
 
 @bp.patch("/actors/<id:actor_id>")
 @requires_auth("patch:actors")
 @operation(ActorEnvelope, body=ActorUpdate, errors=BODY_ERRORS)
+@safe_write
 def update_actor(actor_id: int):
     """Change some fields of an actor; `movie_ids` replaces their movies."""
-    body = json_body(ActorUpdate)
-    actor = load_actor(actor_id, for_update=True)
-    changes = body.model_dump(exclude_unset=True)
-    if "movie_ids" in changes:
-        actor.movies = existing(Movie, changes.pop("movie_ids"), "movie_ids")
-    for field, value in changes.items():
-        setattr(actor, field, value)
-    db.session.commit()
-    return {"success": True, "actor": actor_json(load_actor(actor_id))}
+    return update_record(ACTOR, actor_id, json_body(ActorUpdate))
 
 
 @bp.delete("/actors/<id:actor_id>")
 @requires_auth("delete:actors")
 @operation(Deleted, errors=(409,))
+@safe_write
 def delete_actor(actor_id: int):
     """Delete an actor and their castings (the movies stay)."""
-    return _delete(Actor, actor_id, "actor")
+    return delete_record(ACTOR, actor_id)
 
 
 @bp.get("/actors/<id:actor_id>/movies")

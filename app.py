@@ -16,7 +16,9 @@ import dashboard
 import errors
 import middleware
 import openapi
+import parsing
 import ratelimit
+import transactions
 from models import db
 
 
@@ -40,16 +42,20 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     middleware.init_app(app)
     db.init_app(app)
+    transactions.init_app(app)
     Migrate(app, db, render_as_batch=True)
     origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
     if not origins and not app.config["PRODUCTION"]:
         origins = ["*"]
-    CORS(app, origins=origins, allow_headers=["Authorization", "Content-Type"], max_age=600)
+    CORS(app, origins=origins, max_age=600,
+         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],
+         expose_headers=["ETag", "Location", "Idempotent-Replayed", "Retry-After", "X-Request-ID",
+                         "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"])
     auth.init_app(app)
     ratelimit.limiter.init_app(app)
     errors.register(app)
     cli.register(app)
-    app.url_map.converters["id"] = api.IdConverter
+    app.url_map.converters["id"] = parsing.IdConverter
     app.url_map.strict_slashes = False
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.docs)

@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+import idempotency
 import openapi
 from auth import ROLE_PERMISSIONS
 from models import Actor, Movie, db
@@ -89,3 +90,13 @@ def register(app: Flask) -> None:
     def openapi_document():
         """Print the OpenAPI document (the committed openapi.json is this output)."""
         click.echo(json.dumps(openapi.build(current_app), indent=2))
+
+    @app.cli.command("purge-idempotency-keys")
+    @click.option("--older-than-hours", type=click.FloatRange(min=0), default=None,
+                  help="Delete outcomes older than this (default: the 24 hours they are kept).")
+    def purge_idempotency_keys(older_than_hours: float | None):
+        """Delete expired Idempotency-Key outcomes (the app also deletes them by itself, a batch at a time)."""
+        before = None
+        if older_than_hours is not None:
+            before = dt.datetime.now(dt.UTC) - dt.timedelta(hours=older_than_hours)
+        click.echo(f"deleted {idempotency.purge(before)} idempotency keys")

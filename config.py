@@ -77,6 +77,7 @@ def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "JWKS_TIMEOUT_SECONDS": float(env.get("JWKS_TIMEOUT_SECONDS", "3")),
         "LOCAL_ISSUER_PRIVATE_KEY": env.get("LOCAL_ISSUER_PRIVATE_KEY") or None,
         "PUBLIC_READS": _flag(env.get("PUBLIC_READS")),
+        "REQUIRE_IF_MATCH": _flag(env.get("REQUIRE_IF_MATCH")),
         "CORS_ORIGINS": env.get("CORS_ORIGINS", "").strip(),
         "RATE_LIMIT_READS": env.get("RATE_LIMIT_READS", "300/minute"),
         "RATE_LIMIT_WRITES": env.get("RATE_LIMIT_WRITES", "60/minute"),

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,10 +21,14 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask_migrate import upgrade
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
+import auth
+import config
 from app import create_app
-from models import Actor, Movie, db, movie_actors
+from models import Actor, Movie, db, idempotency_keys, movie_actors
 
 # The tests decide the configuration; nothing from the developer's shell leaks in.
 APP_SETTINGS = ("DATABASE_URL", "AUTH0_DOMAIN", "API_AUDIENCE", "JWKS_URL", "TOKEN_ISSUER", "APP_ENV", "DYNO",
@@ -91,10 +96,10 @@ def app(_schema):
     yield _schema
     with _schema.app_context():
         if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("TRUNCATE movie_actors, movies, actors RESTART IDENTITY CASCADE"))
+            db.session.execute(text("TRUNCATE movie_actors, movies, actors, idempotency_keys RESTART IDENTITY CASCADE"))
         else:
             # SQLite reuses ids from max(id) + 1, so emptying the tables resets them too.
-            for table in (movie_actors, Movie.__table__, Actor.__table__):
+            for table in (movie_actors, Movie.__table__, Actor.__table__, idempotency_keys):
                 db.session.execute(table.delete())
         db.session.commit()
         db.session.remove()
@@ -123,6 +128,46 @@ def headers(issuer):
 @pytest.fixture
 def producer(headers) -> dict:
     return headers("executive-producer")
+
+
+@pytest.fixture
+def api(client, producer):
+    """Call the API as an executive producer: api("POST", "/movies", json=...) -> response."""
+
+    def call(method: str, path: str, **kwargs):
+        return client.open(path, method=method, headers={**producer, **kwargs.pop("headers", {})}, **kwargs)
+
+    return call
+
+
+def new_movie(api, title="Raids of the Ice", release_date="2017-04-29", **extra) -> dict:
+    response = api("POST", "/movies", json={"title": title, "release_date": release_date, **extra})
+    assert response.status_code == 201, response.json
+    return response.json["movie"]
+
+
+def new_actor(api, name="Chris Pine", age=45, gender="male", **extra) -> dict:
+    response = api("POST", "/actors", json={"name": name, "age": age, "gender": gender, **extra})
+    assert response.status_code == 201, response.json
+    return response.json["actor"]
+
+
+def assert_error(response, status: int, field: str | None = None):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json, response.get_data(as_text=True)
+    body = response.json
+    assert body["success"] is False and body["error"] == status and body["message"]
+    if field is not None:
+        assert field in body["details"], body
+    return body
+
+
+def row_counts(app) -> tuple[int, int, int]:
+    with app.app_context():
+        return tuple(
+            db.session.scalar(select(func.count()).select_from(table))
+            for table in (Movie.__table__, Actor.__table__, movie_actors)
+        )
 
 
 @pytest.fixture
@@ -341,3 +386,151 @@ def gunicorn(_schema, database_url, signing_key, tmp_path_factory):
                             LOCAL_ISSUER_PRIVATE_KEY=pem(signing_key), **LIVE_SETTINGS)
     yield server
     server.process.stop()
+
+
+# --- scratch PostgreSQL databases and fleets of gunicorn servers (test_production.py, test_concurrency.py) ---------
+
+FLASK = str(VENV_BIN / "flask")
+ON_CI = os.environ.get("CI") == "true"
+FALLBACK_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def unavailable(reason: str):
+    """Skip locally, fail under CI: the production tests must run there."""
+    if ON_CI:
+        pytest.fail(f"CI=true: {reason}")
+    pytest.skip(reason)
+
+
+class Fleet:
+    """Starts gunicorn instances; `close()` stops them all and prints their logs (shown by pytest on failure)."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.processes: list[Process] = []
+
+    def gunicorn(self, name: str, **settings: str) -> Server:
+        server = start_gunicorn(self.directory, name, **settings)
+        self.processes.append(server.process)
+        return server
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.stop()
+        for process in self.processes:
+            print(f"----- {process.name} (rc={process.proc.returncode}) -----\n{process.output()}")
+
+
+def json_lines(output: str) -> list[dict]:
+    """The JSON objects logged in a process's output, also behind a prefix such as honcho's `12:00:00 web.1 | `."""
+    entries = []
+    for line in output.splitlines():
+        start = line.find("{")
+        if start < 0:
+            continue
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line[start:])
+            if isinstance(entry, dict):
+                entries.append(entry)
+    return entries
+
+
+def expect_json_error(response, status: int) -> dict:
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert body["success"] is False and body["error"] == status, body
+    assert isinstance(body["message"], str) and body["message"], body
+    return body
+
+
+class PostgresAdmin:
+    """Creates scratch databases next to the test database and drops them again."""
+
+    def __init__(self, admin_url):
+        self.admin_url = admin_url
+        self.engine = create_engine(config.database_url(admin_url.render_as_string(hide_password=False), "."),
+                                    isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        self.created: list[str] = []
+
+    def create_database(self) -> str:
+        """A new empty database owned by the admin URL's user; its URL (with password) for the servers."""
+        name = f"casting_prod_test_{uuid.uuid4().hex[:12]}"
+        self.created.append(name)
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except DBAPIError as exc:
+            if getattr(exc.orig, "pgcode", None) != "42501" or not self._create_as_superuser(name):
+                raise
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def _create_as_superuser(self, name: str) -> bool:
+        """The test database's role may lack CREATEDB (CI's does): as root, create it over the local socket, as
+        .ci/postgres.sh does, owned by that role."""
+        local = self.admin_url.host in (None, "", "127.0.0.1", "localhost")
+        if not local or os.geteuid() != 0 or not shutil.which("runuser") or not shutil.which("psql"):
+            return False
+        owner = self.admin_url.username or "postgres"
+        result = subprocess.run(
+            ["runuser", "-u", "postgres", "--", "psql", "-p", str(self.admin_url.port or 5432),
+             "-v", "ON_ERROR_STOP=1", "-q", "-c", f'CREATE DATABASE "{name}" OWNER "{owner}"'],
+            capture_output=True, text=True, timeout=30, cwd="/",
+        )
+        assert result.returncode == 0, f"creating {name} as postgres failed: {result.stderr}"
+        return True
+
+    def engine_for(self, url: str):
+        return create_engine(config.database_url(url, "."), connect_args={"connect_timeout": 3})
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            with self.engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg(database_url):
+    """PostgreSQL to make scratch databases on: TEST_DATABASE_URL's server, else the local default."""
+    candidates = [database_url, os.environ.get("TEST_DATABASE_URL") or "", FALLBACK_ADMIN_URL]
+    raw = next(url for url in candidates if url.startswith(("postgres://", "postgresql")))
+    url = make_url(config.database_url(raw, "."))
+    admin = PostgresAdmin(url.set(database="postgres"))
+    try:
+        with admin.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        admin.engine.dispose()
+        unavailable(f"PostgreSQL at {url.host}:{url.port} is unreachable: {str(exc.orig).strip()}")
+    yield admin
+    admin.drop_all()
+
+
+def migrate(database: str, signing_pem: str, revision: str = "head", **settings: str) -> None:
+    result = subprocess.run(
+        [FLASK, "--app", "app", "db", "upgrade", revision], cwd=ROOT, capture_output=True, text=True, timeout=90,
+        env=server_env(DATABASE_URL=database, LOCAL_ISSUER_PRIVATE_KEY=signing_pem, **settings),
+    )
+    assert result.returncode == 0, f"flask db upgrade failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.fixture(scope="module")
+def local_pem(signing_key) -> str:
+    return pem(signing_key)
+
+
+@pytest.fixture(scope="module")
+def local_issuer(local_pem) -> auth.LocalIssuer:
+    return auth.LocalIssuer.from_pem(local_pem, auth.LOCAL_AUDIENCE)
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    servers = Fleet(tmp_path)
+    try:
+        yield servers
+    finally:
+        servers.close()
+
+

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from flask import Flask, g, jsonify, request
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -45,6 +46,49 @@ class ServiceUnavailable(ApiError):
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} not found")
+
+
+# SQLSTATEs after which running the same transaction again is the right thing to do (transactions.py).
+RETRYABLE_SQLSTATES = {
+    "40P01",  # deadlock_detected
+    "40001",  # serialization_failure
+    "55P03",  # lock_not_available
+    "23505",  # unique_violation: a concurrent insert that locks could not see
+    "23503",  # foreign_key_violation: a record deleted concurrently; the next attempt says 404 or 422
+}
+
+
+def database_failure(exc: BaseException) -> str | None:
+    """What a database error means: "retry" (a race: nothing was written), "disconnect" (the connection
+    broke), "timeout" (the statement timeout), "unavailable" (no connection), or None (a bug)."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    if exc.connection_invalidated:
+        return "disconnect"
+    code = getattr(exc.orig, "pgcode", None)
+    if code in RETRYABLE_SQLSTATES:
+        return "retry"
+    if code == "57014":  # query_canceled
+        return "timeout"
+    if code and code.startswith("08"):  # connection_exception
+        return "disconnect"
+    if "database is locked" in str(exc.orig):  # SQLite: another writer held the file past the busy timeout
+        return "retry"
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return "unavailable"
+    return None
+
+
+def database_error(kind: str | None) -> ApiError | None:
+    """The honest answer to a database failure that retrying did not cure: a race is a 409 (nothing
+    was written), an unreachable or too slow database a 503; anything else is a bug (None: a 500)."""
+    if kind == "retry":
+        return ApiError(409, STATUS_MESSAGES[409])
+    if kind == "timeout":
+        return ServiceUnavailable("the database did not answer in time; try again shortly")
+    if kind in ("disconnect", "unavailable"):
+        return ServiceUnavailable(STATUS_MESSAGES[503])
+    return None
 
 
 _MESSAGES = {
@@ -97,6 +141,17 @@ def error_response(status: int, message: str, details: dict | None = None, heade
     return response
 
 
+def discard_session() -> None:
+    """Roll back this request's session; when even that fails, invalidate its connection instead of
+    returning it to the pool. Never raises."""
+    try:
+        db.session.rollback()
+    except Exception as exc:  # the connection is gone or unusable: it must not serve another request
+        log.info("rollback failed, discarding the connection: %s", exc)
+        with contextlib.suppress(Exception):
+            db.session.invalidate()
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
@@ -114,32 +169,26 @@ def register(app: Flask) -> None:
         status = exc.code or 500
         return error_response(status, messages.get(status, exc.description or exc.name), headers=headers)
 
-    @app.errorhandler(IntegrityError)
-    def _integrity_error(exc: IntegrityError):
-        # A concurrent change won a race our own checks could not see (a
-        # duplicate casting, a record deleted mid-request): nothing was written.
-        db.session.rollback()
-        log.info("integrity error on %s %s: %s", request.method, request.path, exc.orig)
-        return error_response(409, STATUS_MESSAGES[409])
-
     @app.errorhandler(StaleDataError)
     def _stale(exc: StaleDataError):
-        db.session.rollback()
-        return error_response(404, "the record was deleted by another request")
+        # The ORM found a row changed under it: a race (writes use explicit statements, so rare).
+        discard_session()
+        log.info("stale data on %s %s: %s", request.method, request.path, exc)
+        return error_response(409, STATUS_MESSAGES[409])
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError):
-        db.session.rollback()
-        if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
-            log.warning("database unavailable: %s", exc.orig)
-            return error_response(503, STATUS_MESSAGES[503],
-                                  headers={"Retry-After": RETRY_AFTER_SECONDS})
-        log.exception("database error on %s %s", request.method, request.path)
-        return error_response(500, STATUS_MESSAGES[500])
+        discard_session()
+        error = database_error(database_failure(exc))
+        if error is None:
+            log.exception("database error on %s %s", request.method, request.path)
+            return error_response(500, STATUS_MESSAGES[500])
+        log.warning("database error on %s %s answered %d: %s", request.method, request.path, error.status, exc.orig)
+        return error_response(error.status, error.message, headers=error.headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        db.session.rollback()
+        discard_session()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, STATUS_MESSAGES[500])
 

@@ -5,7 +5,22 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, MetaData, String, Table, event
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    event,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -51,6 +66,33 @@ table_counts = Table(
 )
 
 
+# One number that grows with every committed change to movies, actors or castings, bumped by the last
+# statement of each write transaction (transactions.py). A list's ETag is derived from it: a list
+# revalidates with one indexed read, exactly, on every instance.
+catalogue_version = Table(
+    "catalogue_version",
+    Base.metadata,
+    Column("id", SmallInteger, CheckConstraint("id = 1", name="single_row"), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
+IDEMPOTENCY_KEY_MAX = 255
+
+# The first outcome of each write sent with an Idempotency-Key, per token subject (idempotency.py),
+# committed in the same transaction as the write.
+idempotency_keys = Table(
+    "idempotency_keys",
+    Base.metadata,
+    Column("subject", String(255), primary_key=True),
+    Column("key", String(IDEMPOTENCY_KEY_MAX), primary_key=True),
+    Column("request_fingerprint", String(64), nullable=False),  # sha256 of method, path, query and body
+    Column("status", Integer, nullable=False),
+    Column("headers", Text, nullable=False),  # JSON object of the response headers a replay repeats
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+
 class Movie(db.Model):
     __tablename__ = "movies"
     __table_args__ = (
@@ -91,9 +133,20 @@ class Actor(db.Model):
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_foreign_keys(dbapi_connection, _record):
-    # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked per connection.
+def _sqlite_connection(dbapi_connection, _record):
     if type(dbapi_connection).__module__ == "sqlite3":
+        # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked per connection.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # The driver would begin a transaction only before the first write, leaving earlier reads
+        # outside it: SQLAlchemy begins every transaction instead (below).
+        dbapi_connection.isolation_level = None
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection):
+    if connection.dialect.name == "sqlite":
+        # `BEGIN IMMEDIATE` for writes (transactions.py asks for it): the write lock is taken up front,
+        # so what a write read stays true until it commits.
+        connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get('sqlite_begin', '')}".strip())

@@ -18,6 +18,9 @@ export AUTH0_CLIENT_ID="YOUR_SPA_CLIENT_ID"
 export CORS_ORIGINS=""
 # true: anyone may read movies and actors; writes still need a token
 export PUBLIC_READS=false
+# true: PATCH/DELETE and the casting PUT/DELETE must carry If-Match (428 without it), so no client can
+# overwrite a change it has not seen.
+export REQUIRE_IF_MATCH=false
 
 # Signing keys (JWKS). The URL and the expected `iss` derive from AUTH0_DOMAIN: leave these two
 # empty. In production the app refuses other values unless ALLOW_TEST_ISSUER=true, which is for

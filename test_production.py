@@ -33,31 +33,27 @@ import redis
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import text
 
 import auth
-import config
 from conftest import (
-    ROOT,
     STOP_SECONDS,
     VENV_BIN,
+    Fleet,
     JwksEndpoint,
     Process,
     Server,
+    expect_json_error,
     free_port,
-    pem,
+    json_lines,
+    migrate,
     server_env,
     signal_group,
-    start_gunicorn,
     tail,
+    unavailable,
 )
 
-FLASK = str(VENV_BIN / "flask")
 HONCHO = str(VENV_BIN / "honcho")
-ON_CI = os.environ.get("CI") == "true"
-FALLBACK_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_DB = 7
 
 PROD_DOMAIN = "issuer.test"
@@ -68,13 +64,6 @@ PROD_AUDIENCE = "https://casting-agency.test/api"
 # --- small helpers ----------------------------------------------------------------------------------------------
 
 
-def unavailable(reason: str):
-    """Skip locally, fail under CI: the production tests must run there."""
-    if ON_CI:
-        pytest.fail(f"CI=true: {reason}")
-    pytest.skip(reason)
-
-
 def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -83,48 +72,6 @@ def group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-class Fleet:
-    """Starts gunicorn instances; `close()` stops them all and prints their logs (shown by pytest on failure)."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.processes: list[Process] = []
-
-    def gunicorn(self, name: str, **settings: str) -> Server:
-        server = start_gunicorn(self.directory, name, **settings)
-        self.processes.append(server.process)
-        return server
-
-    def close(self) -> None:
-        for process in self.processes:
-            process.stop()
-        for process in self.processes:
-            print(f"----- {process.name} (rc={process.proc.returncode}) -----\n{process.output()}")
-
-
-def json_lines(output: str) -> list[dict]:
-    """The JSON objects logged in a process's output, also behind a prefix such as honcho's `12:00:00 web.1 | `."""
-    entries = []
-    for line in output.splitlines():
-        start = line.find("{")
-        if start < 0:
-            continue
-        with contextlib.suppress(ValueError):
-            entry = json.loads(line[start:])
-            if isinstance(entry, dict):
-                entries.append(entry)
-    return entries
-
-
-def expect_json_error(response, status: int) -> dict:
-    assert response.status_code == status, (response.status_code, response.text[:500])
-    assert response.headers["Content-Type"].startswith("application/json"), response.headers
-    body = response.json()
-    assert body["success"] is False and body["error"] == status, body
-    assert isinstance(body["message"], str) and body["message"], body
-    return body
 
 
 def retry_after(response) -> int:
@@ -139,77 +86,6 @@ def actor_body(name: str) -> dict:
 
 
 # --- PostgreSQL: scratch databases and a throwaway cluster ---------------------------------------------------------
-
-
-class PostgresAdmin:
-    """Creates scratch databases next to the test database and drops them again."""
-
-    def __init__(self, admin_url):
-        self.admin_url = admin_url
-        self.engine = create_engine(config.database_url(admin_url.render_as_string(hide_password=False), "."),
-                                    isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        self.created: list[str] = []
-
-    def create_database(self) -> str:
-        """A new empty database owned by the admin URL's user; its URL (with password) for the servers."""
-        name = f"casting_prod_test_{uuid.uuid4().hex[:12]}"
-        self.created.append(name)
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except DBAPIError as exc:
-            if getattr(exc.orig, "pgcode", None) != "42501" or not self._create_as_superuser(name):
-                raise
-        return self.admin_url.set(database=name).render_as_string(hide_password=False)
-
-    def _create_as_superuser(self, name: str) -> bool:
-        """The test database's role may lack CREATEDB (CI's does): as root, create it over the local socket, as
-        .ci/postgres.sh does, owned by that role."""
-        local = self.admin_url.host in (None, "", "127.0.0.1", "localhost")
-        if not local or os.geteuid() != 0 or not shutil.which("runuser") or not shutil.which("psql"):
-            return False
-        owner = self.admin_url.username or "postgres"
-        result = subprocess.run(
-            ["runuser", "-u", "postgres", "--", "psql", "-p", str(self.admin_url.port or 5432),
-             "-v", "ON_ERROR_STOP=1", "-q", "-c", f'CREATE DATABASE "{name}" OWNER "{owner}"'],
-            capture_output=True, text=True, timeout=30, cwd="/",
-        )
-        assert result.returncode == 0, f"creating {name} as postgres failed: {result.stderr}"
-        return True
-
-    def engine_for(self, url: str):
-        return create_engine(config.database_url(url, "."), connect_args={"connect_timeout": 3})
-
-    def drop_all(self) -> None:
-        for name in self.created:
-            with self.engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def pg(database_url):
-    """PostgreSQL to make scratch databases on: TEST_DATABASE_URL's server, else the local default."""
-    candidates = [database_url, os.environ.get("TEST_DATABASE_URL") or "", FALLBACK_ADMIN_URL]
-    raw = next(url for url in candidates if url.startswith(("postgres://", "postgresql")))
-    url = make_url(config.database_url(raw, "."))
-    admin = PostgresAdmin(url.set(database="postgres"))
-    try:
-        with admin.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except DBAPIError as exc:
-        admin.engine.dispose()
-        unavailable(f"PostgreSQL at {url.host}:{url.port} is unreachable: {str(exc.orig).strip()}")
-    yield admin
-    admin.drop_all()
-
-
-def migrate(database: str, signing_pem: str, revision: str = "head", **settings: str) -> None:
-    result = subprocess.run(
-        [FLASK, "--app", "app", "db", "upgrade", revision], cwd=ROOT, capture_output=True, text=True, timeout=90,
-        env=server_env(DATABASE_URL=database, LOCAL_ISSUER_PRIVATE_KEY=signing_pem, **settings),
-    )
-    assert result.returncode == 0, f"flask db upgrade failed:\n{result.stdout}\n{result.stderr}"
 
 
 def postgres_bindir() -> Path | None:
@@ -329,16 +205,6 @@ def redis_url():
         client.close()
 
 
-@pytest.fixture(scope="module")
-def local_pem(signing_key) -> str:
-    return pem(signing_key)
-
-
-@pytest.fixture(scope="module")
-def local_issuer(local_pem) -> auth.LocalIssuer:
-    return auth.LocalIssuer.from_pem(local_pem, auth.LOCAL_AUDIENCE)
-
-
 class JwksServer(JwksEndpoint):
     """The "Auth0 tenant": its key set served over HTTP (conftest's JwksEndpoint), and tokens signed with its key."""
 
@@ -361,15 +227,6 @@ def jwks():
         yield server
     finally:
         server.close()
-
-
-@pytest.fixture
-def fleet(tmp_path):
-    servers = Fleet(tmp_path)
-    try:
-        yield servers
-    finally:
-        servers.close()
 
 
 # --- 1. the Procfile under honcho, in production mode -------------------------------------------------------------

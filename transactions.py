@@ -1,0 +1,197 @@
+"""Writes that tell the truth: one transaction per write, retried when the database asks for it, and
+answered with what was committed.
+
+- The response is built inside the transaction, before COMMIT: nothing after the commit can turn a
+  stored write into an error.
+- A deadlock, a serialization failure, a restart asked for by the lock order (records.py), or a
+  connection lost before COMMIT was sent leaves nothing written: the write runs again, a bounded number
+  of times with a short random pause, and answers 409 when the attempts run out.
+- A connection lost during COMMIT leaves the outcome unknown to the client of the database: PostgreSQL
+  is asked on a new connection (`pg_xact_status`) whether the transaction committed. Committed: the
+  response already built is the answer. Aborted: the write runs again.
+- A broken connection is invalidated (never handed back to the pool), and cleaning up never raises
+  into a response: the request's session is removed by `teardown`, which logs instead of raising.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, g
+from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
+
+import idempotency
+from errors import ApiError, ServiceUnavailable, database_error, database_failure, discard_session
+from models import catalogue_version, db
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = 0.004  # the first pause is up to twice this, doubling with each attempt
+COMMIT_CHECK_SECONDS = 3.0
+
+class Restart(Exception):
+    """A write found out, after taking its locks, that it needed another lock first: run it again."""
+
+
+def failure(exc: BaseException) -> str | None:
+    return "retry" if isinstance(exc, Restart) else database_failure(exc)
+
+
+def teardown(_exc: BaseException | None) -> None:
+    """Flask-SQLAlchemy's session teardown, but one that cannot fail the response already sent."""
+    try:
+        db.session.remove()
+    except Exception as exc:
+        log.warning("closing the database session failed, discarding its connection: %s", exc)
+        with contextlib.suppress(Exception):
+            db.session.invalidate()
+        with contextlib.suppress(Exception):
+            db.session.registry.clear()
+
+
+def init_app(app: Flask) -> None:
+    """Replace Flask-SQLAlchemy's teardown (a rollback on a dead connection raised after the response was
+    built, which gunicorn turned into an HTML 500 for a write that had committed). Call after db.init_app."""
+    funcs = app.teardown_appcontext_funcs
+    funcs[:] = [f for f in funcs if getattr(f, "__func__", None) is not type(db)._teardown_session]
+    app.teardown_appcontext(teardown)
+
+
+@dataclass
+class Attempt:
+    """What one run of a write has done so far."""
+
+    changed: bool = False  # movies, actors or castings were written
+    xid: str | None = None  # the PostgreSQL transaction id, known once the write is finished
+
+
+def changed() -> None:
+    """Record that the current write changed the catalogue (its lists' version is bumped at the end)."""
+    g.write_attempt.changed = True
+
+
+def _finish(attempt: Attempt) -> None:
+    """The write's last statement: bump the catalogue version (when something changed) and learn the
+    transaction id, in one round trip. Last, so that its row lock is the last lock every write takes."""
+    if not attempt.changed:
+        return
+    bump = update(catalogue_version).where(catalogue_version.c.id == 1).values(
+        version=catalogue_version.c.version + 1)
+    if db.engine.dialect.name == "postgresql":
+        attempt.xid = db.session.execute(bump.returning(text("pg_current_xact_id()::text"))).scalar_one()
+    else:
+        db.session.execute(bump)
+
+
+def _committed(xid: str) -> bool | None:
+    """Whether transaction `xid` committed, asked on a new connection; None when PostgreSQL cannot tell us."""
+    deadline = time.monotonic() + COMMIT_CHECK_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            with db.engine.connect() as connection:
+                status = connection.scalar(text("SELECT pg_xact_status(CAST(:xid AS xid8))"), {"xid": xid})
+        except DBAPIError as exc:
+            log.info("asking whether transaction %s committed failed: %s", xid, exc.orig)
+            status = None
+        if status == "committed":
+            return True
+        if status == "aborted":
+            return False
+        time.sleep(0.05)  # still in progress (its backend is finishing), or the database is coming back
+    return None
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
+
+
+def run(work: Callable[[], Response], *, before: Callable[[], Response | None] | None = None,
+        after: Callable[[Response], None] | None = None,
+        on_error: Callable[[ApiError], None] | None = None) -> Response:
+    """Run `work` (which builds the response) as one transaction, retried as described above.
+
+    `before` runs first in each attempt and may answer instead of `work` (an idempotent replay);
+    `after` runs in the transaction once `work` has answered; an ApiError raised by `work` rolls it
+    back and is handed to `on_error` (which may keep it in a transaction of its own) as it propagates.
+    """
+    last_failure: str | None = None
+    for number in range(1, MAX_ATTEMPTS + 1):
+        attempt = g.write_attempt = Attempt()
+        try:
+            if db.engine.dialect.name == "sqlite":
+                # Take SQLite's write lock up front, so that what a write reads stays true until it commits.
+                db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            answer = before() if before else None
+            if answer is not None:
+                discard_session()
+                return answer
+            try:
+                response = work()
+            except ApiError as error:
+                discard_session()
+                if on_error:
+                    on_error(error)
+                raise
+            if after:
+                after(response)
+            _finish(attempt)
+        except ApiError:
+            discard_session()
+            raise
+        except Exception as exc:
+            kind = failure(exc)
+            discard_session()
+            if kind not in ("retry", "disconnect"):
+                raise
+            last_failure = kind
+            log.info("write attempt %d of %d failed (%s): %s", number, MAX_ATTEMPTS, kind, exc)
+            _pause(number)
+            continue
+        try:
+            db.session.commit()
+            return response
+        except Exception as exc:
+            kind = failure(exc)
+            discard_session()
+            if kind == "disconnect" and attempt.xid is not None:
+                outcome = _committed(attempt.xid)
+                if outcome is True:
+                    log.info("the connection broke during COMMIT, but transaction %s committed", attempt.xid)
+                    return response
+                if outcome is None:
+                    raise ServiceUnavailable("the database did not confirm the write; try again shortly") from None
+            elif kind == "disconnect" and not attempt.changed:
+                return response  # nothing was written: the answer is true whether COMMIT arrived or not
+            elif kind != "retry":
+                raise
+            last_failure = kind
+            log.info("write attempt %d of %d failed at COMMIT (%s): %s", number, MAX_ATTEMPTS, kind, exc)
+            _pause(number)
+    raise database_error(last_failure)
+
+
+def safe_write(view):
+    """A write route: the view runs as one transaction, retried as described above, and an
+    Idempotency-Key makes retrying the whole request safe (idempotency.py)."""
+
+    @functools.wraps(view)
+    def write(*args, **kwargs) -> Response:
+        def work() -> Response:
+            return current_app.make_response(view(*args, **kwargs))
+
+        key = idempotency.from_request()
+        if key is None:
+            return run(work)
+        idempotency.purge_now_and_then()
+        return run(work, before=lambda: idempotency.claim(key), after=lambda response: idempotency.keep(key, response),
+                   on_error=lambda error: idempotency.keep_error(key, error))
+
+    return write
