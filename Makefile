@@ -6,7 +6,7 @@ PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 FLASK  := $(BIN)/flask --app app
 
-.PHONY: run test lint install clean bench bench-quick fuzz
+.PHONY: run test lint install clean bench bench-quick fuzz auth0-tenant
 
 # Reinstalls only when a requirements file changed since the last install.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -52,6 +52,10 @@ fuzz: $(STAMP)
 	bash .ci/postgres.sh
 	set -a && . .ci/postgres.env && set +a && \
 	  FUZZ_SEED=$${FUZZ_SEED:-random} FUZZ_SCALE=$${FUZZ_SCALE:-8} bash .ci/api-checks.sh
+
+# Auth0 as code: auth0/tenant.yaml, for Auth0's Deploy CLI, is made from auth.ROLE_PERMISSIONS.
+auth0-tenant: $(STAMP)
+	$(BIN)/python scripts/auth0_tenant.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
