@@ -6,7 +6,7 @@ PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 FLASK  := $(BIN)/flask --app app
 
-.PHONY: run test lint install clean bench bench-quick fuzz
+.PHONY: run test lint install clean bench bench-quick fuzz auth0 auth0-tenant
 
 # Reinstalls only when a requirements file changed since the last install.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -52,6 +52,18 @@ fuzz: $(STAMP)
 	bash .ci/postgres.sh
 	set -a && . .ci/postgres.env && set +a && \
 	  FUZZ_SEED=$${FUZZ_SEED:-random} FUZZ_SCALE=$${FUZZ_SCALE:-8} bash .ci/api-checks.sh
+
+# Auth0 as code (docs/auth0.md): auth0/tenant.yaml is made from auth.ROLE_PERMISSIONS by auth0-tenant and
+# applied to the tenant in AUTH0_DOMAIN by `make auth0`, with Auth0's Deploy CLI (npm, package-lock.json).
+auth0-tenant: $(STAMP)
+	$(BIN)/python scripts/auth0_tenant.py
+
+auth0: $(STAMP) node_modules/.package-lock.json
+	@$(BIN)/python scripts/auth0_tenant.py --check
+	node auth0/deploy.js
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,7 +12,8 @@ export DATABASE_URL="postgresql://USER:PASSWORD@HOST:5432/DBNAME"
 export AUTH0_DOMAIN="YOUR_TENANT.auth0.com"
 # The Identifier of the Auth0 API (the `aud` of its tokens)
 export API_AUDIENCE="casting-agency"
-# Client ID of the dashboard's Auth0 Single Page Application (not a secret)
+# Client ID of the dashboard's Auth0 Single Page Application (not a secret; `make auth0` makes it
+# and prints it, docs/auth0.md)
 export AUTH0_CLIENT_ID="YOUR_SPA_CLIENT_ID"
 # Comma-separated browser origins allowed by CORS (empty: none)
 export CORS_ORIGINS=""
