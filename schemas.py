@@ -349,7 +349,7 @@ class ErrorBody(BaseModel):
     error: int = Field(description="the HTTP status code, repeated")
     message: str = Field(description="what went wrong, for people")
     details: FieldErrors = _absent_unless_sent(
-        "sent with a 400 for query parameters and a 422 for the body, absent otherwise")
+        "the fields at fault: sent with every 422 and with a 400 about query parameters, absent otherwise")
     request_id: str = _absent_unless_sent(
         "sent with every 5xx, absent otherwise: the `X-Request-ID` of the request; quote it when reporting the "
         "problem")
