@@ -13,7 +13,9 @@ from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 access_log = logging.getLogger("casting.access")
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# A request id the client sends is kept when it looks like this (the OpenAPI document quotes it).
+REQUEST_ID_PATTERN = r"[A-Za-z0-9._:-]{1,128}"
+_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 _TERMINAL_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # the development server colours its lines
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"

@@ -13,14 +13,27 @@ from pathlib import Path
 import swagger_ui
 from flask import Blueprint, Flask, current_app, render_template_string
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from errors import STATUS_MESSAGES
+from middleware import REQUEST_ID_PATTERN
 from schemas import EXAMPLE_REQUEST_ID, ErrorBody
 
 TITLE = "Casting Agency API"
 VERSION = "1.0.0"
 REF = "#/components/schemas/{model}"
+DESCRIPTION = ("Movies, actors and castings for a film casting agency. Every error has the `ErrorBody` shape. "
+               "Tokens are Auth0 (or local) RS256 JWTs whose `permissions` claim grants each operation.")
+# The repository grants no licence: the document says so rather than leave clients to guess.
+LICENSE = {"name": "Proprietary: all rights reserved", "identifier": "LicenseRef-Proprietary"}
+CONTACT = {"name": "Casting Agency API team"}
+# An operation's tag is its path's first segment; one missing here is listed bare (and the linters flag it).
+TAGS = {
+    "movies": "Movies with their cast, and casting an actor in a movie or removing them",
+    "actors": "Actors with the movies they are cast in",
+    "health": "Liveness: the process answers (public, no database involved)",
+    "ready": "Readiness: the database answers (public)",
+}
 
 ERROR_DESCRIPTIONS = {
     400: "Bad request: the body is not valid JSON or not an object, or a query parameter is wrong",
@@ -36,14 +49,35 @@ ERROR_DESCRIPTIONS = {
     500: "Unexpected server error (logged; the message is generic)",
     503: "The database or the token issuer's key set cannot be reached",
 }
-RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
-ERROR_HEADERS = {
-    401: {"WWW-Authenticate": {"description": "The bearer challenge (RFC 6750)", "schema": {"type": "string"}}},
-    403: {"WWW-Authenticate": {"description": "The bearer challenge (RFC 6750)", "schema": {"type": "string"}}},
-    405: {"Allow": {"description": "The methods this path takes", "schema": {"type": "string"}}},
-    429: RETRY_AFTER,
-    503: RETRY_AFTER,
+# Response headers, described once in components.headers and referred to by each response that has them.
+HEADERS = {
+    "X-Request-ID": {
+        "description": "The request's id: the `X-Request-ID` the request sent when that is 1 to 128 of "
+                       "`A-Za-z0-9._:-`, a new one otherwise. The log line and a 5xx body's `request_id` carry it.",
+        "required": True,
+        "schema": {"type": "string", "pattern": f"^{REQUEST_ID_PATTERN}$"},
+    },
+    "X-RateLimit-Limit": {
+        "description": "Requests this client may make in the window (reads and writes have separate budgets); "
+                       "sent while rate limiting is on",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the window; sent while rate limiting is on",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Reset": {
+        "description": "When the window resets, in seconds since the Unix epoch; sent while rate limiting is on",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Location": {"description": "Path of the new record", "required": True, "schema": {"type": "string"}},
+    "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}},
+    "WWW-Authenticate": {"description": "The bearer challenge (RFC 6750)", "schema": {"type": "string"}},
+    "Allow": {"description": "The methods this path takes", "schema": {"type": "string"}},
 }
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+ERROR_HEADERS = {401: ("WWW-Authenticate",), 403: ("WWW-Authenticate",), 405: ("Allow",), 429: ("Retry-After",),
+                 503: ("Retry-After",)}
 HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH"})
 # Every guarded operation can answer these, whatever it does.
 COMMON_ERRORS = (401, 403, 429, 500, 503)
@@ -68,6 +102,13 @@ def operation(response: type[BaseModel], *, status: int = 200, query: type[BaseM
     return decorate
 
 
+class _DocumentSchema(GenerateJsonSchema):
+    """pydantic's JSON Schema without a `title` on each property (generators and viewers show the name)."""
+
+    def field_title_should_be_set(self, schema) -> bool:
+        return False
+
+
 def _path(rule: str) -> str:
     return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
 
@@ -83,7 +124,7 @@ def _without_null(schema: dict) -> dict:
 
 def _query_parameters(model: type[BaseModel]) -> list[dict]:
     """Each field as a query parameter; one with a default has it as its example (no filter is pre-filled)."""
-    schema = model.model_json_schema()
+    schema = model.model_json_schema(ref_template=REF, schema_generator=_DocumentSchema)
     parameters = []
     for name, prop in schema["properties"].items():
         parameter = {
@@ -139,14 +180,24 @@ def _error_example(status: int, spec: dict, path: str, permission: str | None, a
     return example
 
 
-def _error_response(status: int, example: dict) -> dict:
-    response = {
+def _headers(status: int, *, rate_limited: bool) -> dict:
+    """The headers a response with this status carries: its request id always, the rate limit's on a rate
+    limited operation (a 405 is answered before the limiter runs), and the status's own."""
+    names = ["X-Request-ID"]
+    if rate_limited and status != 405:
+        names += RATE_LIMIT_HEADERS
+    if status == 201:
+        names.append("Location")
+    names += ERROR_HEADERS.get(status, ())
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+
+
+def _error_response(status: int, example: dict, *, rate_limited: bool) -> dict:
+    return {
         "description": ERROR_DESCRIPTIONS[status],
+        "headers": _headers(status, rate_limited=rate_limited),
         "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}, "example": example}},
     }
-    if status in ERROR_HEADERS:
-        response["headers"] = ERROR_HEADERS[status]
-    return response
 
 
 def build(app: Flask) -> dict:
@@ -158,8 +209,14 @@ def build(app: Flask) -> dict:
         if view.openapi["body"]:
             models.add(view.openapi["body"])
     _, definitions = models_json_schema(
-        [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)], ref_template=REF
+        [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)], ref_template=REF,
+        schema_generator=_DocumentSchema,
     )
+    schemas = definitions["$defs"]
+    for _, view in described:  # what query parameters refer to (the sort keys)
+        if view.openapi["query"]:
+            schemas.update(view.openapi["query"].model_json_schema(ref_template=REF, schema_generator=_DocumentSchema)
+                           .get("$defs", {}))
 
     # Any other method on a path is a 405 (the routing layer answers before any view runs).
     allowed: dict[str, frozenset[str]] = {}
@@ -172,19 +229,18 @@ def build(app: Flask) -> dict:
             paths.setdefault(path, {})[method.lower()] = _operation(rule, view, path, allowed[rule.rule],
                                                                     public_reads=app.config.get("PUBLIC_READS", False))
     _add_links(paths, described)
+    tags = {operation_spec["tags"][0] for operations in paths.values() for operation_spec in operations.values()}
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": TITLE,
-            "version": VERSION,
-            "description": "Movies, actors and castings for a film casting agency. Every error has the "
-                           "`ErrorBody` shape. Tokens are Auth0 (or local) RS256 JWTs whose `permissions` "
-                           "claim grants each operation.",
-        },
+        "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION, "license": LICENSE,
+                 "contact": CONTACT},
         "servers": [{"url": "/"}],
+        "tags": [{"name": tag, "description": description} for tag, description in TAGS.items() if tag in tags]
+                + [{"name": tag} for tag in sorted(tags - TAGS.keys())],
         "paths": paths,
         "components": {
-            "schemas": definitions["$defs"],
+            "schemas": dict(sorted(schemas.items())),
+            "headers": HEADERS,
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }
@@ -220,7 +276,7 @@ def _operation(rule, view, path: str, allowed: frozenset[str], *, public_reads: 
         operation_spec["description"] = description.strip()
     # Example id 1: the first movie and actor `flask seed` creates on a fresh database (the actor is cast in it).
     parameters = [
-        {"name": name, "in": "path", "required": True,
+        {"name": name, "in": "path", "required": True, "description": f"The {name.removesuffix('_id')}'s id",
          "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, "example": 1}
         for name in re.findall(r"{([^}]+)}", path)
     ]
@@ -233,16 +289,19 @@ def _operation(rule, view, path: str, allowed: frozenset[str], *, public_reads: 
             "required": True,
             "content": {"application/json": {"schema": {"$ref": REF.format(model=spec["body"].__name__)}}},
         }
+    permission = getattr(view, "required_permission", None)
+    rate_limited = permission is not None  # requires_auth applies the rate limits
     success = {
         "description": "Success",
+        "headers": _headers(spec["status"], rate_limited=rate_limited),
         "content": {"application/json": {"schema": {"$ref": REF.format(model=spec["response"].__name__)}}},
     }
-    if spec["status"] == 201:
-        success["headers"] = {"Location": {"description": "Path of the new record", "schema": {"type": "string"}}}
     responses = {str(spec["status"]): success}
-    permission = getattr(view, "required_permission", None)
     errors = set(spec["errors"])
-    if permission:
+    if not permission:
+        operation_spec["security"] = []
+        requirement = "Public: needs no token."
+    else:
         errors |= set(COMMON_ERRORS)
         if public_reads and permission.startswith("get:"):
             # This deployment serves reads to anyone (PUBLIC_READS=true): the token is optional.
@@ -253,7 +312,7 @@ def _operation(rule, view, path: str, allowed: frozenset[str], *, public_reads: 
             operation_spec["security"] = [{"bearerAuth": []}]
             requirement = f"Requires the `{permission}` permission."
         operation_spec["x-required-permission"] = permission
-        operation_spec["description"] = (operation_spec.get("description", "") + "\n\n" + requirement).strip()
+    operation_spec["description"] = (operation_spec.get("description", "") + "\n\n" + requirement).strip()
     if spec["query"]:
         errors.add(400)
     if parameters and any(p["in"] == "path" for p in parameters):
@@ -261,7 +320,8 @@ def _operation(rule, view, path: str, allowed: frozenset[str], *, public_reads: 
     if HTTP_METHODS - allowed:
         errors.add(405)
     for status in sorted(errors):
-        responses[str(status)] = _error_response(status, _error_example(status, spec, path, permission, allowed))
+        responses[str(status)] = _error_response(status, _error_example(status, spec, path, permission, allowed),
+                                                 rate_limited=rate_limited)
     operation_spec["responses"] = responses
     return operation_spec
 

@@ -16,11 +16,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    RootModel,
     StringConstraints,
     WithJsonSchema,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypeAliasType
 
 from errors import STATUS_MESSAGES
 from models import AGE_MAX, AGE_MIN, GENDER_MAX, ID_MAX, NAME_MAX, TITLE_MAX
@@ -135,6 +137,11 @@ class _UniqueItems:
 IdList = Annotated[list[RecordId], Field(max_length=1000), _UniqueItems()]
 
 
+def _absent_unless_sent(description: str) -> Any:
+    """A response field the API leaves out when it has nothing to say: optional, never null, no default."""
+    return Field(default=None, description=description, json_schema_extra=lambda s: s.pop("default"))
+
+
 # Examples for the OpenAPI document (Swagger UI shows them; schemathesis sends the request ones).
 # Request bodies lead with an example that names no ids, so it is accepted on any deployment; the ids
 # in the others are those `flask seed` gives a fresh database (elsewhere they may be a documented 422).
@@ -224,6 +231,36 @@ QueryId = _query_int(1, ID_MAX)
 QueryAge = _query_int(AGE_MIN, AGE_MAX)
 
 
+class _SortKeys:
+    """Documents a set of sort keys: what they mean, and each value's name and meaning for client generators
+    (`x-enum-varnames`, read by openapi-python-client and openapi-typescript, which would otherwise make up
+    names like `VALUE_5` for `-release_date`)."""
+
+    def __init__(self, noun: str, fields: tuple[str, ...]):
+        self.description = (f"How to order {noun}: a field, ascending, or `-` and the field, descending; "
+                            "ties are broken by id")
+        self.names = [name for field in fields for name in (field.upper(), f"{field.upper()}_DESC")]
+        self.meanings = [text for field in fields for text in (f"{field}, ascending", f"{field}, descending")]
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict:
+        return {**handler(core_schema), "description": self.description, "x-enum-varnames": self.names,
+                "x-enum-descriptions": self.meanings}
+
+
+def _sort_keys(name: str, noun: str, *fields: str) -> Any:
+    """The `sort` values of a list: each field ascending, and descending with a leading `-`.
+
+    A named type alias, so the document has one component per set of values (`MovieSort`) that every list
+    of that kind refers to, rather than an inline enum per operation.
+    """
+    values = tuple(value for field in fields for value in (field, f"-{field}"))
+    return TypeAliasType(name, Annotated[Literal[values], _SortKeys(noun, fields)])
+
+
+MovieSort = _sort_keys("MovieSort", "movies", "id", "title", "release_date")
+ActorSort = _sort_keys("ActorSort", "actors", "id", "name", "age")
+
+
 class _ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -235,7 +272,7 @@ class _ListQuery(BaseModel):
 class ActorFilmographyQuery(_ListQuery):
     """The movie list's parameters; GET /actors/{id}/movies takes these."""
 
-    sort: Literal["id", "-id", "title", "-title", "release_date", "-release_date"] = "id"
+    sort: MovieSort = "id"
     released_after: IsoDate | None = None
     released_before: IsoDate | None = None
 
@@ -247,7 +284,7 @@ class MovieListQuery(ActorFilmographyQuery):
 class MovieCastQuery(_ListQuery):
     """The actor list's parameters; GET /movies/{id}/actors takes these."""
 
-    sort: Literal["id", "-id", "name", "-name", "age", "-age"] = "id"
+    sort: ActorSort = "id"
     gender: Gender | None = None
     min_age: QueryAge | None = None
     max_age: QueryAge | None = None
@@ -293,6 +330,13 @@ class ActorPublic(BaseModel):
     movies: list[MovieSummary]
 
 
+class FieldErrors(RootModel[dict[str, list[str]]]):
+    """Each field that failed validation (a body field, a query parameter, or `body` for the body as a whole),
+    with its messages."""
+
+    model_config = _examples({"title": ["must not be empty"], "actor_ids": ["must not contain duplicate ids"]})
+
+
 class ErrorBody(BaseModel):
     model_config = _examples(
         {"success": False, "error": 422, "message": "title must not be empty",
@@ -302,14 +346,17 @@ class ErrorBody(BaseModel):
     )
 
     success: Literal[False]
-    error: int
-    message: str
-    details: dict[str, list[str]] | None = None
-    request_id: str | None = Field(default=None, description="on 5xx: quote it when reporting the problem")
+    error: int = Field(description="the HTTP status code, repeated")
+    message: str = Field(description="what went wrong, for people")
+    details: FieldErrors = _absent_unless_sent(
+        "the fields at fault: sent with every 422 and with a 400 about query parameters, absent otherwise")
+    request_id: str = _absent_unless_sent(
+        "sent with every 5xx, absent otherwise: the `X-Request-ID` of the request; quote it when reporting the "
+        "problem")
 
 
 class _Envelope(BaseModel):
-    success: Literal[True] = True
+    success: Literal[True]
 
 
 class MovieEnvelope(_Envelope):

@@ -156,3 +156,49 @@ def test_smoke_passes_against_gunicorn_and_leaves_nothing_behind(app, gunicorn, 
         assert db.session.scalars(select(Movie.title).where(Movie.title.contains("smoke-"))).all() == []
         assert db.session.scalars(select(Actor.name).where(Actor.name.contains("smoke-"))).all() == []
         db.session.remove()
+
+
+# --- clients generated from the document (the TypeScript one runs in .ci/client-flows.sh) ------------
+
+
+@pytest.fixture(scope="module")
+def python_client(tmp_path_factory) -> Path:
+    """The package openapi-python-client generates from openapi.json (which the app serves), in a folder to put
+    on PYTHONPATH. Its own post-processing runs the venv's ruff."""
+    folder = tmp_path_factory.mktemp("python-client")
+    bin_dir = Path(sys.executable).parent
+    result = subprocess.run([str(bin_dir / "openapi-python-client"), "generate", "--path", str(ROOT / "openapi.json"),
+                             "--meta", "none", "--fail-on-warning", "--output-path",
+                             str(folder / "casting_agency_client")],
+                            env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return folder
+
+
+def test_generated_python_client_reads_errors_and_sort_keys_right(python_client):
+    models = python_client / "casting_agency_client" / "models"
+    error_body = (models / "error_body.py").read_text()
+    assert "    details: FieldErrors | Unset = UNSET\n" in error_body
+    assert "    request_id: str | Unset = UNSET\n" in error_body
+    assert not list(models.glob("*details_type*")), "details is still a union with null"
+    assert sorted(path.name for path in models.glob("*sort*")) == ["actor_sort.py", "movie_sort.py"]
+    movie_sort = (models / "movie_sort.py").read_text()
+    assert '    RELEASE_DATE_DESC = "-release_date"\n' in movie_sort and '    TITLE_DESC = "-title"\n' in movie_sort
+    assert '    AGE_DESC = "-age"\n' in (models / "actor_sort.py").read_text()
+    assert not [path.name for path in models.glob("*.py") if "VALUE_" in path.read_text()]
+
+
+def test_python_client_flow_passes_against_gunicorn(app, gunicorn, issuer, python_client):
+    """clients/flow.py (CI runs it in .ci/client-flows.sh too): create, cast, patch, errors, delete."""
+    before = rows(app)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
+    env.update(PYTHONPATH=str(python_client), PRODUCER_TOKEN=issuer.mint("executive-producer"),
+               DIRECTOR_TOKEN=issuer.mint("casting-director"), ASSISTANT_TOKEN=issuer.mint("casting-assistant"))
+    result = subprocess.run([sys.executable, str(ROOT / "clients" / "flow.py"), gunicorn.url], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr + gunicorn.process.output()
+    lines = result.stdout.splitlines()
+    assert all(line.startswith("ok  ") for line in lines[:-1]) and len(lines) == 12, lines
+    assert lines[-1] == "python client (openapi-python-client): flow complete, 11 steps"
+    assert rows(app) == before

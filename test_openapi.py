@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from werkzeug.serving import make_server
 
 import openapi
@@ -109,8 +109,7 @@ def test_request_schemas_are_the_validating_ones(app):
     schemas = openapi.build(app)["components"]["schemas"]
     movie = schemas["MovieCreate"]
     assert movie["required"] == ["title", "release_date"] and movie["additionalProperties"] is False
-    assert schemas["ActorCreate"]["properties"]["age"] == {"maximum": 150, "minimum": 0, "title": "Age",
-                                                           "type": "integer"}
+    assert schemas["ActorCreate"]["properties"]["age"] == {"maximum": 150, "minimum": 0, "type": "integer"}
     assert "required" not in schemas["MovieUpdate"]
     assert schemas["MovieCreate"]["properties"]["title"]["pattern"]
 
@@ -224,7 +223,7 @@ def test_the_document_has_examples_and_every_one_is_valid(app):
             root, validate_formats=True).iter_errors(example)]
         assert errors == [], (where, example)
         if "$ref" in schema:
-            getattr(schemas, schema["$ref"].rsplit("/", 1)[-1]).model_validate(example)
+            TypeAdapter(getattr(schemas, schema["$ref"].rsplit("/", 1)[-1])).validate_python(example)
         seen += 1
     path_parameters = [parameter for operations in document["paths"].values() for operation in operations.values()
                        for parameter in operation.get("parameters", []) if parameter["in"] == "path"]
@@ -269,6 +268,156 @@ def test_405_is_documented_and_is_what_other_methods_get(client, app):
             ErrorBody.model_validate(answer.json)
             assert answer.json["message"] == f"method {method} not allowed here"
             assert set(answer.headers["Allow"].split(", ")) - {"HEAD", "OPTIONS"} == documented
+
+
+# --- what client generators read (openapi-python-client, openapi-typescript) ---------------------------
+
+
+def _validator(document: dict, schema: dict):
+    import jsonschema_rs  # schemathesis's own validator
+
+    root = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "components": document["components"]}
+    return jsonschema_rs.Draft202012Validator(root)
+
+
+def test_error_details_and_request_id_are_optional_and_never_null(app, client, producer, headers):
+    """Absent unless sent, as the server does: no default, no null branch (generated clients typed them as always
+    present, and `Object.keys(error.details)` type-checked, then crashed on a 403)."""
+    document = openapi.build(app)
+    components = document["components"]["schemas"]
+    error_body = components["ErrorBody"]
+    assert error_body["required"] == ["success", "error", "message"]
+    assert error_body["properties"]["details"]["$ref"] == "#/components/schemas/FieldErrors"
+    assert error_body["properties"]["request_id"]["type"] == "string"
+    for name in ("details", "request_id"):
+        assert {"default", "anyOf", "oneOf"}.isdisjoint(error_body["properties"][name]), name
+    assert components["FieldErrors"]["type"] == "object"
+    assert components["FieldErrors"]["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
+
+    validator = _validator(document, {"$ref": "#/components/schemas/ErrorBody"})
+    assert not validator.is_valid({"success": False, "error": 404, "message": "x", "details": None})
+    assert not validator.is_valid({"success": False, "error": 500, "message": "x", "request_id": None})
+    # What the server sends: details on a 422 and a 400 for the query, neither on a 403 or a 404.
+    invalid = client.post("/movies", headers=producer, json={"title": " ", "release_date": "2020-01-01"}).json
+    bad_query = client.get("/movies?page=0", headers=producer).json
+    refused = client.post("/movies", headers=headers("casting-assistant"), json={}).json
+    missing = client.get("/movies/999", headers=producer).json
+    for body in (invalid, bad_query, refused, missing):
+        assert validator.is_valid(body), body
+        assert "request_id" not in body
+    assert invalid["details"] == {"title": ["must not be empty"]} and bad_query["details"]["page"]
+    assert "details" not in refused and "details" not in missing
+
+
+def test_sort_parameters_are_named_enums_with_member_names(app):
+    """One component per set of sort keys, whose values generators name (`RELEASE_DATE_DESC`, not `VALUE_5`)."""
+    document = openapi.build(app)
+    components = document["components"]["schemas"]
+    sorts = {}
+    for path, operations in document["paths"].items():
+        for parameter in operations.get("get", {}).get("parameters", []):
+            if parameter["name"] == "sort":
+                sorts[path] = parameter["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert sorts == {"/movies": "MovieSort", "/actors/{actor_id}/movies": "MovieSort",
+                     "/actors": "ActorSort", "/movies/{movie_id}/actors": "ActorSort"}
+    for name, query, field in (("MovieSort", schemas.MovieListQuery, "release_date"),
+                               ("ActorSort", schemas.ActorListQuery, "age")):
+        enum = components[name]
+        assert enum["type"] == "string" and enum["description"]
+        names = dict(zip(enum["enum"], enum["x-enum-varnames"], strict=True))
+        assert len(enum["x-enum-descriptions"]) == len(enum["enum"])
+        assert names[field] == field.upper() and names[f"-{field}"] == f"{field.upper()}_DESC"
+        assert len(set(names.values())) == len(names) and all(n.isidentifier() for n in names.values())
+        for value in enum["enum"]:  # the document's values are exactly the ones the validator takes
+            assert query.model_validate({"sort": value}).sort == value
+        with pytest.raises(ValidationError):
+            query.model_validate({"sort": f"{field}_desc"})
+
+
+def test_public_operations_say_so_and_others_name_their_token(make_app):
+    for public_reads in (False, True):
+        document = make_app(PUBLIC_READS=public_reads).test_client().get("/openapi.json").json
+        for path in ("/health", "/ready"):
+            operation = document["paths"][path]["get"]
+            assert operation["security"] == [] and operation["description"] == "Public: needs no token."
+        assert all("security" in operation for operations in document["paths"].values()
+                   for operation in operations.values())
+
+
+def test_envelopes_require_success_and_no_property_has_a_title(app):
+    schemas_ = openapi.build(app)["components"]["schemas"]
+    with_success = [name for name, schema in schemas_.items() if "success" in schema.get("properties", {})]
+    assert set(with_success) == {"MovieEnvelope", "ActorEnvelope", "MovieList", "ActorList", "Deleted", "ErrorBody"}
+    for name in with_success:
+        assert "success" in schemas_[name]["required"], name
+        assert "default" not in schemas_[name]["properties"]["success"], name
+    for name, schema in schemas_.items():
+        for field, prop in schema.get("properties", {}).items():
+            assert "title" not in prop, (name, field)
+
+
+
+def test_every_201_has_a_required_location(app):
+    document = openapi.build(app)
+    assert document["components"]["headers"]["Location"]["required"] is True
+    created = [(path, method) for path, operations in document["paths"].items()
+               for method, operation in operations.items() if "201" in operation["responses"]]
+    assert created == [("/actors", "post"), ("/movies", "post")]
+    for path, method in created:
+        headers = document["paths"][path][method]["responses"]["201"]["headers"]
+        assert headers["Location"] == {"$ref": "#/components/headers/Location"}
+
+def test_tags_license_contact_and_path_parameters_are_described(app):
+    document = openapi.build(app)
+    assert document["info"]["license"]["name"] and document["info"]["contact"]["name"]
+    tags = {tag["name"]: tag.get("description") for tag in document["tags"]}
+    assert all(tags.values()), tags
+    operations = [operation for operations in document["paths"].values() for operation in operations.values()]
+    assert {operation["tags"][0] for operation in operations} == set(tags)
+    path_parameters = [p for operation in operations for p in operation.get("parameters", []) if p["in"] == "path"]
+    assert {p["name"]: p["description"] for p in path_parameters} == {"movie_id": "The movie's id",
+                                                                      "actor_id": "The actor's id"}
+
+
+# Requests whose answers cover every kind of documented header: (role or None, method, url, body).
+HEADER_CASES = [
+    (None, "GET", "/health", None), (None, "GET", "/ready", None), (None, "GET", "/movies", None),
+    ("executive-producer", "POST", "/movies", {"title": "T", "release_date": "2020-01-01"}),
+    ("executive-producer", "GET", "/movies?sort=-release_date", None),
+    ("executive-producer", "GET", "/movies/999", None), ("executive-producer", "GET", "/actors?page=0", None),
+    ("executive-producer", "POST", "/actors", {"name": ""}),
+    ("casting-assistant", "DELETE", "/actors/1", None), (None, "PUT", "/movies", None),
+    (None, "DELETE", "/health", None),
+]
+
+
+def test_responses_carry_exactly_the_documented_headers(make_app, app, issuer):
+    """With rate limiting on: every response has its required headers, each valid, and no header of the API's
+    own that its documentation leaves out (X-RateLimit-* on a 405, or a Location anywhere but a 201)."""
+    document = openapi.build(app)
+    described = {name.lower() for name in document["components"]["headers"]}
+    client = make_app(RATELIMIT_ENABLED=True).test_client()
+    for role, method, url, body in HEADER_CASES:
+        auth = {"Authorization": f"Bearer {issuer.mint(role)}"} if role else {}
+        response = client.open(url, method=method, headers=auth, json=body)
+        path = url.split("?")[0]
+        template = next(t for t in document["paths"] if re.fullmatch(re.sub(r"{[^}]+}", "[0-9]+", t), path))
+        operations = document["paths"][template]
+        operation = operations.get(method.lower()) or next(iter(operations.values()))  # a 405: any of them
+        documented = operation["responses"][str(response.status_code)].get("headers", {})
+        headers = {}
+        for name, reference in documented.items():
+            header = document["components"]["headers"][reference["$ref"].rsplit("/", 1)[-1]]
+            assert name in response.headers or not header.get("required"), (url, response.status_code, name)
+            if name in response.headers:
+                value = response.headers[name]
+                headers[name.lower()] = int(value) if header["schema"]["type"] == "integer" else value
+                assert _validator(document, header["schema"]).is_valid(headers[name.lower()]), (url, name, value)
+        sent = {name.lower() for name, _ in response.headers.items()} & described
+        assert sent == set(headers), (method, url, response.status_code, sent ^ set(headers))
+        assert "x-request-id" in headers
+        assert ("x-ratelimit-limit" in headers) == (template not in {"/health", "/ready"}
+                                                    and response.status_code != 405), (url, response.status_code)
 
 
 def test_docs_page_uses_only_local_assets(client):

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Third-party clients against a live server: migrate and seed TEST_DATABASE_URL, start gunicorn on
-# 127.0.0.1 with a throwaway local-issuer key, mint a token per role, then run scripts/smoke.py and
-# the Postman collection (newman). Every check runs; the script fails if any of them failed.
-# Called by CI after the unit tests: TEST_DATABASE_URL=postgresql://... bash .ci/api-checks.sh
+# 127.0.0.1 with a throwaway local-issuer key, mint a token per role, then run scripts/smoke.py, the
+# Postman collection (newman), the flows of the clients generated from /openapi.json (.ci/client-flows.sh)
+# and schemathesis. Every check runs; the script fails if any of them failed.
+# Called by CI (.ci/run) before the test suite: TEST_DATABASE_URL=postgresql://... bash .ci/api-checks.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,8 +38,8 @@ trap stop_server EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-step "newman (npm ci, from package-lock.json)"
-if [ ! -x node_modules/.bin/newman ]; then
+step "npm packages (npm ci from package-lock.json, unless node_modules already matches it)"
+if ! npm ls --all >/dev/null 2>&1; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npx --no-install newman --version
@@ -128,6 +129,12 @@ if ! npx --no-install newman run postman/casting-agency.postman_collection.json 
   failed+=("newman")
 fi
 
+step "clients generated from /openapi.json (.ci/client-flows.sh)"
+if ! PRODUCER_TOKEN="$PRODUCER_TOKEN" DIRECTOR_TOKEN="$DIRECTOR_TOKEN" ASSISTANT_TOKEN="$ASSISTANT_TOKEN" \
+    bash .ci/client-flows.sh "$BASE_URL"; then
+  failed+=("client flows")
+fi
+
 # schemathesis: every default check (server errors, undocumented statuses, response schemas,
 # positive/negative data, unsupported methods...) in all its phases, stateful included, following the
 # document's links; a bounded number of examples per operation. Settings in schemathesis.toml.
@@ -183,4 +190,4 @@ if [ "${#failed[@]}" -gt 0 ]; then
   tail -n 30 "$server_log" >&2
   exit 1
 fi
-printf '\napi checks passed: smoke, newman, schemathesis x4\n'
+printf '\napi checks passed: smoke, newman, client flows (python, typescript), schemathesis x4\n'
