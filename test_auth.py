@@ -36,7 +36,7 @@ from models import db
 
 HERE = Path(__file__).resolve().parent
 
-# The permission table of the contract (shared/API.md), written out independently of auth.ROLE_PERMISSIONS.
+# The permission table of docs/api.md, written out independently of auth.ROLE_PERMISSIONS.
 READS = {"get:movies", "get:actors"}
 DIRECTOR = READS | {"post:actors", "patch:actors", "delete:actors", "patch:movies"}
 CONTRACT = {

@@ -95,7 +95,7 @@ def test_every_route_of_the_contract_is_documented_with_its_permission(app):
     assert "404" in operations["GET", "/movies/{movie_id}"]["responses"]
     assert "400" in operations["GET", "/actors"]["responses"]
     assert {"gender", "min_age", "max_age", "movie_id", "page", "per_page", "q", "sort"} == {
-        p["name"] for p in operations["GET", "/actors"]["parameters"]}
+        p["name"] for p in operations["GET", "/actors"]["parameters"] if p["in"] == "query"}
     assert operations["POST", "/movies"]["responses"]["201"]["links"]["get_movie"]["parameters"] == {
         "movie_id": "$response.body#/movie/id"}
     # After a casting, stateful testing can uncast the same pair.
@@ -490,3 +490,35 @@ def test_docs_render_in_chromium_with_no_network(chromium, live_server, issuer):
     finally:
         context.close()
     assert outside == []
+
+
+def test_conditional_requests_and_safe_writes_are_documented(app):
+    """ETags and 304 on reads; If-Match, 412 and 428 on changes; Idempotency-Key, its replay header, 400,
+    409 and 422 on every write."""
+    document = openapi.build(app)
+    operations = {(m.upper(), p): op for p, ops in document["paths"].items() for m, op in ops.items()}
+
+    def headers(op) -> set[str]:
+        return {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
+
+    for (method, path), op in operations.items():
+        guarded = "x-required-permission" in op
+        if method == "GET" and guarded:
+            assert headers(op) == {"If-None-Match"}, path
+            assert "304" in op["responses"] and "content" not in op["responses"]["304"]
+            assert "ETag" in op["responses"]["304"]["headers"] and "ETag" in op["responses"]["200"]["headers"]
+        elif method == "GET":
+            assert headers(op) == set() and "304" not in op["responses"], path
+        else:
+            changes = method != "POST"
+            assert headers(op) == ({"If-Match", "Idempotency-Key"} if changes else {"Idempotency-Key"}), (method, path)
+            assert {"400", "409", "422"} <= set(op["responses"]), (method, path)
+            assert ({"412", "428"} <= set(op["responses"])) == changes, (method, path)
+            success = op["responses"]["201" if method == "POST" else "200"]
+            assert "Idempotent-Replayed" in success["headers"]
+            assert ("ETag" in success["headers"]) == (path.count("/") > 2 or method != "DELETE"), (method, path)
+            if changes:
+                assert "ETag" in op["responses"]["412"]["headers"]
+    key = next(p for p in operations["POST", "/actors"]["parameters"] if p["name"] == "Idempotency-Key")
+    assert key["schema"]["maxLength"] == 255
+    assert document["components"]["headers"]["ETag"]["required"] is True

@@ -194,4 +194,5 @@ def safe_write(view):
         return run(work, before=lambda: idempotency.claim(key), after=lambda response: idempotency.keep(key, response),
                    on_error=lambda error: idempotency.keep_error(key, error))
 
+    write.safe_write = True  # openapi.py documents its headers and answers
     return write
