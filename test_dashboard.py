@@ -799,16 +799,40 @@ def main_views(page, role: str, width: str):
         expect(confirm).to_be_hidden()
 
 
+AXE_CORE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="module")
+def axe() -> str | None:
+    """axe-core's script (npm, pinned in package-lock.json) to run inside the page; None outside CI when
+    `npm ci` has not run. CI must have it: .ci/run runs `npm ci` before the suite."""
+    if AXE_CORE.exists():
+        return AXE_CORE.read_text()
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI needs {AXE_CORE.relative_to(ROOT)}: .ci/run installs it with `npm ci`")
+    return None
+
+
+def axe_violations(page, axe: str) -> list[str]:
+    """axe-core's findings on the whole page as it is now (all its rules), one line per element."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        # Evaluated through the browser's debugging protocol, which the page's CSP does not govern.
+        page.evaluate(axe + "\n;0")
+    return page.evaluate("""async () => (await axe.run(document)).violations.flatMap((violation) =>
+        violation.nodes.map((node) => `${violation.id} (${violation.impact}) at ${node.target.join(" ")}: ${
+            violation.help}`))""")
+
+
 @pytest.mark.parametrize("width", list(VIEWPORTS))
 @pytest.mark.parametrize("role", list(ROLE_PERMISSIONS))
-def test_each_role_sees_clean_pages(browsing, app, role, width):
+def test_each_role_sees_clean_and_accessible_pages(browsing, app, axe, role, width):
     """In every main view of every role at both widths: no stray text, nothing sticking out sideways, one
-    <h1>, level columns and an actor's facts in words. Each view's screenshot goes to artifacts/ for people to
-    look at."""
+    <h1>, level columns, an actor's facts in words, and nothing for axe-core to report. Each view's screenshot
+    goes to artifacts/ for people to look at."""
     with app.app_context():
         seed_demo()
     page = browsing.page(VIEWPORTS[width])
-    seen = []
+    audits, seen = {}, []
     for view in main_views(page, role, width):
         seen.append(view)
         shot = f"{SHORT_ROLE[role]}-{width}-{view}"
@@ -830,12 +854,17 @@ def test_each_role_sees_clean_pages(browsing, app, role, width):
         if view == "actor":
             facts = page.get_by_role("dialog", name="Saoirse Ronan").locator(".facts")
             expect(facts).to_contain_text(re.compile(r"Age\s*32 years old\s*Gender\s*female\s*Record\s*Actor #\d+"))
+        if axe:
+            audits[view] = axe_violations(page, axe)
 
     lists = ["catalogue"] if width == "desktop" else ["movies", "actors"]
     movie, actor = ["movie"], ["actor"]
     if role != "casting-assistant":
         movie, actor = ["movie", "edit-movie"], ["actor", "edit-actor", "confirm-delete"]
     assert seen == ["sign-in", *lists, *movie, *actor]
+    assert {view: found for view, found in audits.items() if found} == {}
+    if not axe:
+        pytest.skip("axe-core is not installed (`npm ci` installs it): all but the accessibility audit ran")
 
 
 @pytest.mark.parametrize("width", list(VIEWPORTS))
@@ -921,7 +950,7 @@ def test_a_filter_alert_goes_with_the_bad_filter(browsing, client, producer):
     assert stray_text(page) == [] and overflow(page) == []
 
 
-def test_a_rate_limit_alert_goes_once_the_lists_load_again(browsing, client, producer):
+def test_a_rate_limit_alert_goes_once_the_lists_load_again(browsing, client, producer, axe):
     add_actor(client, producer, "Riz Ahmed", 44, "male")
     add_movie(client, producer, "The Last Lighthouse", "2023-10-06")
     page = browsing.page()
@@ -940,6 +969,8 @@ def test_a_rate_limit_alert_goes_once_the_lists_load_again(browsing, client, pro
     expect(page_alerts(page)).to_have_text(
         ["Too many requests in a short time. Please wait 17 seconds and try again.×"])
     shoot(page, "desktop-lists-rate-limited")
+    if axe:  # (without it, test_each_role_sees_clean_and_accessible_pages says it was skipped)
+        assert axe_violations(page, axe) == []
 
     page.unroute(lists["actors"])
     page.locator("#actors-status").get_by_role("button", name="Try again").click()
