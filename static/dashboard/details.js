@@ -6,7 +6,8 @@ import { confirmDelete, editRecord } from "./forms.js";
 import { bus, changed, KINDS, open } from "./resources.js";
 import { can } from "./session.js";
 import {
-  $, busy, closeAllDialogs, closeDialog, field, formatDate, h, hue, initials, openDialog, plural, report, toast,
+  $, busy, clearAlert, closeAllDialogs, closeDialog, field, formatDate, h, hue, initials, openDialog, plural, report,
+  setChildren, toast,
 } from "./ui.js";
 
 const dialog = $("#detail-dialog");
@@ -31,7 +32,9 @@ back.addEventListener("click", () => {
 });
 bus.addEventListener("open", (event) => {
   const { kind, id, from } = event.detail;
-  $(".status-region", dialog).replaceChildren(); // news about the previous profile
+  // News and alerts about the previous profile.
+  $(".status-region", dialog).replaceChildren();
+  clearAlert({ scope: dialog });
   if (from) trail.push(from);
   else trail = [];
   if (!dialog.open) openDialog(dialog, { fallback: () => $(`#${kind}-heading`) });
@@ -45,12 +48,13 @@ async function load(kind, id, { focusTitle = false, refresh = false } = {}) {
   if (!refresh) {
     title.textContent = `Loading the ${resource.noun}…`;
     back.hidden = true;
-    body.replaceChildren(h("p", { class: "list-status is-loading" },
+    setChildren(body, h("p", { class: "list-status is-loading" },
       h("span", { class: "spinner", "aria-hidden": "true" }), ` Loading the ${resource.noun}…`));
   }
   try {
     const data = await api.get(`${resource.path}/${id}`);
     if (!dialog.open) return;
+    clearAlert({ cause: "profile" });
     render(kind, data[resource.noun]);
     if (focusTitle) title.focus();
   } catch (error) {
@@ -58,9 +62,9 @@ async function load(kind, id, { focusTitle = false, refresh = false } = {}) {
       closeAllDialogs();
       changed();
     }
-    report(error, dialog.open ? dialog : undefined);
+    report(error, { scope: dialog.open ? dialog : undefined, cause: "profile" });
     title.textContent = `This ${resource.noun} could not be shown`;
-    body.replaceChildren(h("p", { class: "hint" }, "Close this window and try again."));
+    setChildren(body, h("p", { class: "hint" }, "Close this window and try again."));
   } finally {
     body.setAttribute("aria-busy", "false");
   }
@@ -104,7 +108,7 @@ function render(kind, record) {
     actions.push(h("button", { type: "button", class: "btn btn-danger-outline",
       onclick: () => confirmDelete(resource, record, () => closeDialog(dialog)) }, `Delete ${resource.noun}`));
   }
-  body.replaceChildren(
+  setChildren(body,
     facts,
     actions.length ? h("div", { class: "actions" }, actions) : null,
     castingSection(kind, record),
@@ -150,10 +154,11 @@ async function uncast(kind, record, item, button) {
   try {
     await busy(body, () => api.delete(castingPath(kind, record, item.id)), { button, label: "Removing…" });
   } catch (error) {
-    report(error, dialog);
+    report(error, { scope: dialog, cause: "casting" });
     if (error.status === 404) reload();
     return;
   }
+  clearAlert({ cause: "casting" });
   changed();
   toast(kind === "movies" ? `${item[other.labelField]} removed from the cast of “${record.title}”.`
     : `${record.name} removed from “${item.title}”.`);
@@ -188,17 +193,18 @@ function castingForm(kind, record) {
       const q = search.querySelector("input").value.trim();
       const data = await api.get(other.path, { q, per_page: PICKER_SIZE, sort: other.labelField }, signal);
       const choices = data[other.kind].filter((item) => !linked.has(item.id));
-      select.replaceChildren(...(choices.length
+      clearAlert({ cause: "cast-choices" });
+      setChildren(select, choices.length
         ? choices.map((item) => h("option", { value: item.id }, optionLabel(other.kind, item)))
-        : [h("option", { value: "" }, q ? `No ${other.kind} match “${q}”` : `No ${other.kind} left to add`)]));
+        : h("option", { value: "" }, q ? `No ${other.kind} match “${q}”` : `No ${other.kind} left to add`));
       submit.disabled = !choices.length;
       more.hidden = data.total <= PICKER_SIZE;
       more.textContent = `The first ${PICKER_SIZE} of ${data.total}: type to narrow the list.`;
     } catch (error) {
       if (error.name === "AbortError") return;
-      select.replaceChildren(h("option", { value: "" }, `The ${other.kind} could not be loaded`));
+      setChildren(select, h("option", { value: "" }, `The ${other.kind} could not be loaded`));
       submit.disabled = true;
-      report(error, dialog);
+      report(error, { scope: dialog, cause: "cast-choices" });
     } finally {
       if (!signal.aborted) select.setAttribute("aria-busy", "false");
     }
@@ -216,13 +222,14 @@ function castingForm(kind, record) {
     try {
       await busy(body, () => api.put(castingPath(kind, record, otherId)), { button: submit, label: "Casting…" });
     } catch (error) {
-      report(error, dialog);
+      report(error, { scope: dialog, cause: "casting" });
       if (error.status === 404) {
         changed();
         reload();
       }
       return;
     }
+    clearAlert({ cause: "casting" });
     changed();
     toast(kind === "movies" ? `${chosen} cast in “${record.title}”.` : `${record.name} cast in ${chosen}.`);
     await reload();

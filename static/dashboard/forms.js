@@ -3,8 +3,8 @@
 import { api } from "./api.js";
 import { changed, open } from "./resources.js";
 import {
-  $, busy, clearAlert, clearFieldErrors, closeAllDialogs, closeDialog, describeError, field, openDialog, report,
-  showAlert, showFieldErrors, toast,
+  $, busy, clearAlert, clearFieldErrors, closeAllDialogs, closeDialog, describeError, field, fieldProblems, openDialog,
+  report, setChildren, showAlert, showFieldErrors, toast,
 } from "./ui.js";
 
 const formDialog = $("#form-dialog");
@@ -27,13 +27,19 @@ function showForm(resource, record, save) {
   formTitle.textContent = editing ? `Edit ${record[resource.labelField]}` : `New ${resource.noun}`;
   submit.textContent = editing ? "Save changes" : `Create ${resource.noun}`;
   const controls = resource.fields(record || {}).map((spec) => field({ ...spec, id: `field-${spec.name}` }));
-  fields.replaceChildren(...controls);
+  setChildren(fields, controls);
   controls[0].querySelector("input, select").setAttribute("autofocus", "");
-  clearAlert(formDialog);
+  clearAlert({ scope: formDialog });
   onSubmit = async () => {
     clearFieldErrors(form);
-    clearAlert(formDialog);
-    const body = resource.body((name) => form.elements.namedItem(name).value, editing);
+    clearAlert({ scope: formDialog });
+    const problems = fieldProblems(form);
+    if (Object.keys(problems).length) {
+      showFieldErrors(form, problems);
+      showAlert("Please correct the highlighted fields.", { scope: formDialog });
+      return null;
+    }
+    const body = resource.body((name) => form.elements.namedItem(name).value);
     try {
       const data = await busy(fields, () => save(body), { button: submit, label: "Saving…" });
       closeDialog(formDialog);
@@ -49,7 +55,7 @@ function showForm(resource, record, save) {
         changed();
         report(error);
       } else {
-        report(error, formDialog);
+        report(error, { scope: formDialog });
       }
       return null;
     }
@@ -100,7 +106,7 @@ export function confirmDelete(resource, record, onDeleted) {
     : "The actor and their castings are removed; their movies stay in the catalogue. This cannot be undone.";
   confirmOk.textContent = `Delete ${resource.noun}`;
   onConfirm = async () => {
-    clearAlert(confirmDialog);
+    clearAlert({ scope: confirmDialog });
     try {
       await busy(null, () => api.delete(`${resource.path}/${record.id}`), { button: confirmOk, label: "Deleting…" });
     } catch (error) {
@@ -109,7 +115,7 @@ export function confirmDelete(resource, record, onDeleted) {
         changed();
         report(error);
       } else {
-        report(error, confirmDialog);
+        report(error, { scope: confirmDialog });
       }
       return;
     }
