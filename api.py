@@ -4,6 +4,7 @@ from the declarations here."""
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -26,9 +27,10 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import SQLAlchemyError
 
 import conditional
+import history
 import records
 from auth import requires_auth
-from errors import ServiceUnavailable, not_found
+from errors import ApiError, ServiceUnavailable, not_found
 from models import Actor, Movie, catalogue_version, db, movie_actors, table_counts
 from openapi import BODY_ERRORS, operation
 from parsing import json_body, no_body, query_args
@@ -39,16 +41,21 @@ from schemas import (
     ActorFilmographyQuery,
     ActorList,
     ActorListQuery,
+    ActorRestored,
     ActorUpdate,
     Deleted,
     Health,
+    HistoryList,
+    HistoryQuery,
     MovieCastQuery,
     MovieCreate,
     MovieEnvelope,
     MovieList,
     MovieListQuery,
+    MovieRestored,
     MovieUpdate,
     Ready,
+    RecordHistoryQuery,
 )
 from transactions import safe_write
 
@@ -304,14 +311,24 @@ def get_record(side: Side, record_id: int) -> Response:
     return record_response(side, record)
 
 
+def created_response(side: Side, record: dict, **extra) -> Response:
+    location = url_for(f"api.get_{side.noun}", **{f"{side.noun}_id": record["id"]})
+    response = record_response(side, record, 201, {"Location": location})
+    if extra:
+        response.set_data(json.dumps({**response.get_json(), **extra}, separators=(",", ":")))
+    return response
+
+
 def create_record(side: Side, body) -> Response:
     """POST: the other side's records it is cast with are locked first, so none can vanish meanwhile."""
     fields = body.model_dump(exclude={side.cast_field})
     others = getattr(body, side.cast_field)
     records.require_existing(side.other, others, records.lock(side.other, others), side.cast_field)
-    record_id = records.create(side, fields, others)
-    location = url_for(f"api.get_{side.noun}", **{f"{side.noun}_id": record_id})
-    return record_response(side, records.read(side, record_id), 201, {"Location": location})
+    others_before = records.read_many(side.other, others)
+    record = records.read(side, records.create(side, fields, others))
+    history.write([history.entry("created", side, record["id"], None, record),
+                   *history.castings(side.other, others_before, record["id"], cast=True)])
+    return created_response(side, record)
 
 
 def update_record(side: Side, record_id: int, body) -> Response:
@@ -322,20 +339,54 @@ def update_record(side: Side, record_id: int, body) -> Response:
         records.lock_one(side, record_id)
     else:
         old_cast, found = records.lock_with_cast(side, record_id, new_cast)
-    conditional.require_match(conditional.record_etag(records.read(side, record_id)))
+    before = records.read(side, record_id)
+    conditional.require_match(conditional.record_etag(before))
+    entries = []
     if new_cast is not None:
         records.require_existing(side.other, new_cast, found, side.cast_field)
+        added, removed = set(new_cast) - set(old_cast), set(old_cast) - set(new_cast)
+        others_before = records.read_many(side.other, added | removed)
         records.replace_cast(side, record_id, old_cast, new_cast)
+        entries += history.castings(side.other, {i: others_before[i] for i in added}, record_id, cast=True)
+        entries += history.castings(side.other, {i: others_before[i] for i in removed}, record_id, cast=False)
     records.update_fields(side, record_id, changes)
-    return record_response(side, records.read(side, record_id))
+    after = records.read(side, record_id)
+    if history.snapshot(side, after) != history.snapshot(side, before):
+        entries.insert(0, history.entry("updated", side, record_id, before, after))
+    history.write(entries)
+    return record_response(side, after)
 
 
 def delete_record(side: Side, record_id: int) -> dict:
     """DELETE: the record and its castings go (ON DELETE CASCADE); the other side's records stay."""
-    records.lock_with_cast(side, record_id, for_delete=True)
-    conditional.require_match(conditional.record_etag(records.read(side, record_id)))
+    cast, _ = records.lock_with_cast(side, record_id, for_delete=True)
+    before = records.read(side, record_id)
+    conditional.require_match(conditional.record_etag(before))
+    others_before = records.read_many(side.other, cast)
     records.remove(side, record_id)
+    history.write([history.entry("deleted", side, record_id, before, None),
+                   *history.castings(side.other, others_before, record_id, cast=False)])
     return {"success": True, "deleted": record_id}
+
+
+def restore_record(side: Side, record_id: int) -> Response:
+    """Undo a delete: the record as its `deleted` entry kept it, with its id, cast with those of its
+    records of the other side that still exist (locked first, as for a create)."""
+    no_body()
+    if records.lock(side, [record_id]):
+        raise ApiError(409, f"{side.noun} {record_id} exists: there is no delete to undo")
+    last = history.last_entry(side, record_id)
+    if last is None or last.action != "deleted":
+        raise ApiError(404, f"no deleted {side.noun} with id {record_id} in the history")
+    fields, others = history.fields(side, last.before), last.before[side.cast_field]
+    found = records.lock(side.other, others)
+    back = [i for i in others if i in found]
+    others_before = records.read_many(side.other, back)
+    records.create(side, fields, back, record_id=record_id)
+    record = records.read(side, record_id)
+    history.write([history.entry("restored", side, record_id, None, record),
+                   *history.castings(side.other, others_before, record_id, cast=True)])
+    return created_response(side, record, **{f"{side.embedded}_not_restored": sorted(set(others) - found)})
 
 
 def change_casting(movie_id: int, actor_id: int, change: Callable[[int, int], bool], *, uncast: bool) -> Response:
@@ -343,10 +394,43 @@ def change_casting(movie_id: int, actor_id: int, change: Callable[[int, int], bo
     no_body()
     records.lock_one(MOVIE, movie_id)
     records.lock_one(ACTOR, actor_id)
-    conditional.require_match(conditional.record_etag(records.read(MOVIE, movie_id)))
-    if not change(movie_id, actor_id) and uncast:
-        raise not_found("casting")
-    return record_response(MOVIE, records.read(MOVIE, movie_id))
+    movie_before = records.read(MOVIE, movie_id)
+    conditional.require_match(conditional.record_etag(movie_before))
+    actor_before = records.read(ACTOR, actor_id)
+    if not change(movie_id, actor_id):
+        if uncast:
+            raise not_found("casting")
+        return record_response(MOVIE, movie_before)  # already cast: nothing changed
+    movie = records.read(MOVIE, movie_id)
+    action = "uncast" if uncast else "cast"
+    history.write([history.entry(action, MOVIE, movie_id, movie_before, movie),
+                   *history.castings(ACTOR, {actor_id: actor_before}, movie_id, cast=not uncast)])
+    return record_response(MOVIE, movie)
+
+
+def history_response(params, filters: dict) -> Response:
+    """A page of history entries, newest first, with the list's ETag (or a 304)."""
+    if request.headers.get("If-None-Match") is not None:
+        etag = conditional.list_etag(_version())
+        if conditional.none_match(etag):
+            return conditional.not_modified(etag)
+    filters = {**{k: v for k, v in params.model_dump(include={"type", "action", "subject", "since", "until"}).items()
+                  if v is not None}, **filters}
+    statement = history.query(filters)
+    total, version = db.session.execute(history.count(statement).add_columns(_version_column())).one()
+    rows = db.session.execute(statement.limit(params.per_page).offset((params.page - 1) * params.per_page))
+    response = jsonify({"success": True, "history": [history.as_json(row) for row in rows], "total": total,
+                        "page": params.page, "per_page": params.per_page})
+    response.headers["ETag"] = conditional.list_etag(version)
+    return response
+
+
+def record_history(side: Side, record_id: int) -> Response:
+    """One record's history; 404 only for an id that no record has, or ever had, in the history."""
+    params = query_args(RecordHistoryQuery)
+    if records.read(side, record_id) is None and history.last_entry(side, record_id) is None:
+        raise not_found(side.noun)
+    return history_response(params, {"type": side.noun, "record_id": record_id})
 
 
 # --- movies -----------------------------------------------------------------------------
@@ -484,6 +568,51 @@ def list_actor_movies(actor_id: int):
     if db.session.get(Actor, actor_id) is None:
         raise not_found("actor")
     return movie_page(params, actor_id)
+
+
+@bp.post("/movies/<id:movie_id>/restore")
+@requires_auth("delete:movies")
+@operation(MovieRestored, status=201, errors=(400, 409))
+@safe_write
+def restore_movie(movie_id: int):
+    """Restore a deleted movie, with its id, its fields and its castings to actors who still exist."""
+    return restore_record(MOVIE, movie_id)
+
+
+@bp.post("/actors/<id:actor_id>/restore")
+@requires_auth("delete:actors")
+@operation(ActorRestored, status=201, errors=(400, 409))
+@safe_write
+def restore_actor(actor_id: int):
+    """Restore a deleted actor, with their id, their fields and their castings in movies that still exist."""
+    return restore_record(ACTOR, actor_id)
+
+
+# --- history ----------------------------------------------------------------------------
+
+
+@bp.get("/history")
+@requires_auth("get:history")
+@operation(HistoryList, query=HistoryQuery)
+def list_history():
+    """The history of every change made through the API, newest first."""
+    return history_response(query_args(HistoryQuery), {})
+
+
+@bp.get("/movies/<id:movie_id>/history")
+@requires_auth("get:history")
+@operation(HistoryList, query=RecordHistoryQuery)
+def movie_history(movie_id: int):
+    """A movie's history, newest first (also once the movie is deleted)."""
+    return record_history(MOVIE, movie_id)
+
+
+@bp.get("/actors/<id:actor_id>/history")
+@requires_auth("get:history")
+@operation(HistoryList, query=RecordHistoryQuery)
+def actor_history(actor_id: int):
+    """An actor's history, newest first (also once the actor is deleted)."""
+    return record_history(ACTOR, actor_id)
 
 
 # --- operations ------------------------------------------------------------------------

@@ -31,6 +31,7 @@ CONTACT = {"name": "Casting Agency API team"}
 TAGS = {
     "movies": "Movies with their cast, and casting an actor in a movie or removing them",
     "actors": "Actors with the movies they are cast in",
+    "history": "Every change made through the API: who, when, before and after",
     "health": "Liveness: the process answers (public, no database involved)",
     "ready": "Readiness: the database answers (public)",
 }

@@ -79,6 +79,10 @@ def test_every_route_of_the_contract_is_documented_with_its_permission(app):
         ("GET", "/actors"): "get:actors", ("POST", "/actors"): "post:actors",
         ("GET", "/actors/{actor_id}"): "get:actors", ("PATCH", "/actors/{actor_id}"): "patch:actors",
         ("DELETE", "/actors/{actor_id}"): "delete:actors", ("GET", "/actors/{actor_id}/movies"): "get:movies",
+        ("GET", "/history"): "get:history", ("GET", "/movies/{movie_id}/history"): "get:history",
+        ("GET", "/actors/{actor_id}/history"): "get:history",
+        ("POST", "/movies/{movie_id}/restore"): "delete:movies",
+        ("POST", "/actors/{actor_id}/restore"): "delete:actors",
         ("GET", "/health"): None, ("GET", "/ready"): None,
     }
     assert set(operations) == set(expected)
@@ -347,7 +351,8 @@ def test_public_operations_say_so_and_others_name_their_token(make_app):
 def test_envelopes_require_success_and_no_property_has_a_title(app):
     schemas_ = openapi.build(app)["components"]["schemas"]
     with_success = [name for name, schema in schemas_.items() if "success" in schema.get("properties", {})]
-    assert set(with_success) == {"MovieEnvelope", "ActorEnvelope", "MovieList", "ActorList", "Deleted", "ErrorBody"}
+    assert set(with_success) == {"MovieEnvelope", "ActorEnvelope", "MovieList", "ActorList", "Deleted", "ErrorBody",
+                                 "HistoryList", "MovieRestored", "ActorRestored"}
     for name in with_success:
         assert "success" in schemas_[name]["required"], name
         assert "default" not in schemas_[name]["properties"]["success"], name
@@ -362,7 +367,8 @@ def test_every_201_has_a_required_location(app):
     assert document["components"]["headers"]["Location"]["required"] is True
     created = [(path, method) for path, operations in document["paths"].items()
                for method, operation in operations.items() if "201" in operation["responses"]]
-    assert created == [("/actors", "post"), ("/movies", "post")]
+    assert created == [("/actors", "post"), ("/actors/{actor_id}/restore", "post"), ("/movies", "post"),
+                       ("/movies/{movie_id}/restore", "post")]
     for path, method in created:
         headers = document["paths"][path][method]["responses"]["201"]["headers"]
         assert headers["Location"] == {"$ref": "#/components/headers/Location"}
@@ -458,7 +464,7 @@ def test_docs_render_in_chromium_with_no_network(chromium, live_server, issuer):
         page.route("**/*", only_local)
         page.goto(f"{live_server}/docs")
         page.wait_for_selector(".opblock", timeout=20_000)
-        assert page.locator(".opblock").count() == 16
+        assert page.locator(".opblock").count() == 21
         assert page.locator("button.authorize").count() == 1
 
         # Authorize with a pasted token, then "Try it out" -> Execute on GET /movies.

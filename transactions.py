@@ -37,6 +37,10 @@ MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 0.004  # the first pause is up to twice this, doubling with each attempt
 COMMIT_CHECK_SECONDS = 3.0
 
+BUMP_VERSION = update(catalogue_version).where(catalogue_version.c.id == 1).values(
+    version=catalogue_version.c.version + 1)
+
+
 class Restart(Exception):
     """A write found out, after taking its locks, that it needed another lock first: run it again."""
 
@@ -83,12 +87,10 @@ def _finish(attempt: Attempt) -> None:
     transaction id, in one round trip. Last, so that its row lock is the last lock every write takes."""
     if not attempt.changed:
         return
-    bump = update(catalogue_version).where(catalogue_version.c.id == 1).values(
-        version=catalogue_version.c.version + 1)
     if db.engine.dialect.name == "postgresql":
-        attempt.xid = db.session.execute(bump.returning(text("pg_current_xact_id()::text"))).scalar_one()
+        attempt.xid = db.session.execute(BUMP_VERSION.returning(text("pg_current_xact_id()::text"))).scalar_one()
     else:
-        db.session.execute(bump)
+        db.session.execute(BUMP_VERSION)
 
 
 def _committed(xid: str) -> bool | None:
