@@ -311,3 +311,22 @@ def test_any_rfc_3339_instant_is_a_valid_filter(api, instant):
     for name in ("since", "until"):
         response = api("GET", "/history", query_string={name: instant})
         assert response.status_code == 200, response.json
+
+
+def test_writes_run_as_many_statements_whatever_the_size_of_the_cast(api, count_statements):
+    """The history costs a constant number of statements per write: one read of the other side's records
+    and one insert of every entry, however many records a change touches."""
+    actors = [new_actor(api, f"Actor {i}")["id"] for i in range(20)]
+    counts = {}
+    for size in (1, 10):
+        cast = actors[:size]
+        with count_statements() as created:
+            movie = new_movie(api, f"Cast of {size}", actor_ids=cast)
+        with count_statements() as recast:
+            assert api("PATCH", f"/movies/{movie['id']}", json={"actor_ids": actors[10:10 + size]}).status_code == 200
+        with count_statements() as deleted:
+            assert api("DELETE", f"/movies/{movie['id']}").status_code == 200
+        with count_statements() as restored:
+            assert api("POST", f"/movies/{movie['id']}/restore").status_code == 201
+        counts[size] = (created(), recast(), deleted(), restored())
+    assert counts[1] == counts[10], counts
