@@ -17,10 +17,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import g
+from flask import Response, g, jsonify, request
 from sqlalchemy import Select, delete, func, insert, select
 
+import conditional
+import listing
+import records
 import transactions
+from errors import not_found
 from models import db, history
 from records import Side
 
@@ -116,6 +120,30 @@ def _instant(moment: dt.datetime) -> str:
     """2026-11-28T13:05:09.123Z: UTC, to the millisecond."""
     moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def respond(params, filters: dict) -> Response:
+    """A page of history entries, newest first, with the list's ETag (or a 304)."""
+    if request.headers.get("If-None-Match") is not None:
+        etag = conditional.list_etag(listing.version())
+        if conditional.none_match(etag):
+            return conditional.not_modified(etag)
+    filters = {**{k: v for k, v in params.model_dump(include={"type", "action", "subject", "since", "until"}).items()
+                  if v is not None}, **filters}
+    statement = query(filters)
+    total, version = db.session.execute(count(statement).add_columns(listing.version_column())).one()
+    rows = db.session.execute(statement.limit(params.per_page).offset((params.page - 1) * params.per_page))
+    response = jsonify({"success": True, "history": [as_json(row) for row in rows], "total": total,
+                        "page": params.page, "per_page": params.per_page})
+    response.headers["ETag"] = conditional.list_etag(version)
+    return response
+
+
+def respond_for_record(side: Side, record_id: int, params) -> Response:
+    """One record's history; 404 only for an id that no record has, or ever had, in the history."""
+    if records.read(side, record_id) is None and last_entry(side, record_id) is None:
+        raise not_found(side.noun)
+    return respond(params, {"type": side.noun, "record_id": record_id})
 
 
 def purge(before: dt.datetime) -> int:

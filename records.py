@@ -39,6 +39,11 @@ class Side:
         return ACTOR if self is MOVIE else MOVIE
 
     @property
+    def embedded_by_other(self) -> str:
+        """This side's name in the other side's records, and as a list: "movies" / "actors"."""
+        return self.other.embedded
+
+    @property
     def label(self) -> str:
         """The field that names a record of this side in the other side's summaries."""
         return self.fields[0]
