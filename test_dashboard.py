@@ -23,12 +23,14 @@ import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import text as sql
 
 import dashboard
+import idempotency
 from auth import ROLE_PERMISSIONS, LocalIssuer
 from cli import seed_demo
 from config import ConfigError
-from conftest import LIVE_SETTINGS, JwksEndpoint, start_gunicorn
+from conftest import LIVE_SETTINGS, JwksEndpoint, pem, start_gunicorn
 from models import Actor, Movie, db
 
 ROOT = Path(__file__).resolve().parent
@@ -1093,6 +1095,388 @@ def test_pages_are_counted_right_and_the_last_one_has_no_next(browsing, app):
     page.get_by_label("Search titles").fill("reel")
     expect(page.locator("#movies-status")).to_have_text("16 movies match")
     expect(pager).to_contain_text("Page 1 of 2")
+
+
+# --- safe writes: two editors, and creates that happen once -------------------------------------------------
+#
+# These run against a server started with REQUIRE_IF_MATCH=true: a change the page sends without If-Match
+# would be a 428 there. "Someone else" is another person changing records through the same server, with a
+# token of their own from the suite's issuer, reading the ETag first as a careful client does.
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+@pytest.fixture(scope="module")
+def strict_gunicorn(_schema, database_url, signing_key, tmp_path_factory):
+    server = start_gunicorn(tmp_path_factory.mktemp("gunicorn-strict"), "gunicorn-strict", DATABASE_URL=database_url,
+                            LOCAL_ISSUER_PRIVATE_KEY=pem(signing_key), REQUIRE_IF_MATCH="true", **LIVE_SETTINGS)
+    yield server
+    server.process.stop()
+
+
+@pytest.fixture
+def strict(chromium, app, strict_gunicorn):
+    """Pages on the REQUIRE_IF_MATCH server; the `app` fixture empties the tables after each test."""
+    session = Browsing(chromium, strict_gunicorn.url)
+    yield session
+    session.close()
+    assert session.outside == [], "the page tried to reach another origin"
+    assert session.page_errors == [], "uncaught errors in the page"
+
+
+class SomeoneElse:
+    """Another casting director or producer, writing through the API of the page's server."""
+
+    def __init__(self, server, issuer, role="executive-producer"):
+        self.server = server
+        self.token = issuer.mint(role)
+
+    def etag(self, path: str) -> str:
+        response = self.server.request("GET", path, self.token)
+        assert response.status_code == 200, response.text
+        return response.headers["ETag"]
+
+    def write(self, method: str, path: str, json=None, etag_of: str | None = None) -> None:
+        """`method` `path` with If-Match: the ETag of `etag_of` (a casting's movie), else of `path`, as read now."""
+        headers = {"If-Match": self.etag(etag_of or path)}
+        response = self.server.request(method, path, self.token, json=json, headers=headers)
+        assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def someone_else(strict_gunicorn, issuer):
+    return SomeoneElse(strict_gunicorn, issuer)
+
+
+def record_writes(page) -> list[dict]:
+    """The API writes the page sends (not signing in), with their If-Match and Idempotency-Key, as sent."""
+    writes = []
+
+    def seen(request):
+        path = urlsplit(request.url).path
+        if request.method != "GET" and path != "/dev/token":
+            writes.append({"method": request.method, "path": path, "if_match": request.headers.get("if-match"),
+                           "key": request.headers.get("idempotency-key")})
+
+    page.on("request", seen)
+    return writes
+
+
+def stored(client, producer, path: str) -> dict:
+    response = client.get(path, headers=producer)
+    assert response.status_code == 200, response.json
+    return next(value for name, value in response.json.items() if name != "success")
+
+
+def open_actor(page, name: str, width: str = "desktop"):
+    if width == "phone":
+        page.get_by_role("tab", name="Actors").click()
+    page.get_by_role("list", name="Actors").get_by_role("button", name=name, exact=True).click()
+    actor = page.get_by_role("dialog", name=name)
+    expect(actor.get_by_role("heading", name=re.compile(r"^Movies \("))).to_be_visible()
+    return actor
+
+
+def open_movie(page, title: str):
+    page.get_by_role("list", name="Movies").get_by_role("button", name=title, exact=True).click()
+    movie = page.get_by_role("dialog", name=title)
+    expect(movie.get_by_role("heading", name=re.compile(r"^Cast \("))).to_be_visible()
+    return movie
+
+
+@pytest.mark.parametrize("width", list(VIEWPORTS))
+def test_an_edit_made_meanwhile_by_someone_else_is_not_overwritten(strict, client, producer, someone_else, axe, width):
+    """The page's PATCH carries the ETag it showed; when someone else changed the actor meanwhile, nothing of the
+    page's is written, the form shows the current version with the person's own changes kept, and saving again
+    applies them to it."""
+    actor_id = add_actor(client, producer, "Gal Gadot", 41, "female")
+    page = strict.page(VIEWPORTS[width])
+    writes = record_writes(page)
+    sign_in(page, "casting-director")
+    actor = open_actor(page, "Gal Gadot", width)
+    shown = someone_else.etag(f"/actors/{actor_id}")
+    actor.get_by_role("button", name="Edit actor").click()
+    form = page.get_by_role("dialog", name="Edit Gal Gadot")
+    form.get_by_role("textbox", name="Name", exact=True).fill("Gal Gadot Varsano")
+    form.get_by_role("spinbutton", name="Age", exact=True).fill("42")
+
+    someone_else.write("PATCH", f"/actors/{actor_id}", {"age": 43, "gender": "non-binary"})
+    current = someone_else.etag(f"/actors/{actor_id}")
+    form.get_by_role("button", name="Save changes").click()
+    alert = form.get_by_role("alert")
+    expect(alert).to_contain_text("Someone else changed this actor while you were editing it, so nothing was saved. "
+                                  "They changed age to “43” (your “42” is kept); gender to “non-binary”.")
+    expect(alert).to_contain_text("save again to apply them to it, or cancel to leave it as it is")
+    expect(form.get_by_role("textbox", name="Name", exact=True)).to_have_value("Gal Gadot Varsano")
+    expect(form.get_by_role("spinbutton", name="Age", exact=True)).to_have_value("42")
+    expect(form.get_by_role("combobox", name="Gender", exact=True)).to_have_value("non-binary")
+    expect(page.locator("#detail-dialog .facts")).to_contain_text(re.compile(r"43 years old\s*Gender\s*non-binary"))
+    expect(form.locator("#form-submit")).to_be_enabled()
+    assert stored(client, producer, f"/actors/{actor_id}") == {
+        "id": actor_id, "name": "Gal Gadot", "age": 43, "gender": "non-binary", "movies": []}
+    settle(page)
+    shoot(page, f"director-{width}-edit-conflict")
+    assert stray_text(page) == [] and overflow(page) == []
+    if axe:
+        assert axe_violations(page, axe) == []
+
+    form.get_by_role("button", name="Save changes").click()
+    expect(form).to_be_hidden()
+    actor = page.get_by_role("dialog", name="Gal Gadot Varsano")
+    expect(actor.locator(".facts")).to_contain_text(re.compile(r"42 years old\s*Gender\s*non-binary"))
+    expect(actor.get_by_role("alert")).to_have_text("")
+    assert stored(client, producer, f"/actors/{actor_id}") == {
+        "id": actor_id, "name": "Gal Gadot Varsano", "age": 42, "gender": "non-binary", "movies": []}
+    assert [(w["method"], w["if_match"]) for w in writes] == [("PATCH", shown), ("PATCH", current)]
+    assert all(UUID.fullmatch(w["key"]) for w in writes)
+    assert writes[0]["key"] != writes[1]["key"], "other values, another write: another key"
+
+
+def test_a_delete_after_someone_else_changed_the_movie_is_refused(strict, client, producer, someone_else, axe):
+    movie_id = add_movie(client, producer, "Copper Sky", "2020-08-21")
+    page = strict.page()
+    writes = record_writes(page)
+    sign_in(page, "executive-producer")
+    movie = open_movie(page, "Copper Sky")
+    shown = someone_else.etag(f"/movies/{movie_id}")
+    someone_else.write("PATCH", f"/movies/{movie_id}", {"title": "Copper Skies"})
+    current = someone_else.etag(f"/movies/{movie_id}")
+
+    movie.get_by_role("button", name="Delete movie").click()
+    page.get_by_role("alertdialog", name="Delete “Copper Sky”?").get_by_role("button", name="Delete movie").click()
+    movie = page.get_by_role("dialog", name="Copper Skies")
+    expect(movie.get_by_role("alert")).to_have_text(
+        "Someone else changed this movie after this page showed it, so it was not deleted. It is shown here as it "
+        "is now: delete it again if you still want to.×")
+    expect(page.get_by_role("alertdialog")).to_have_count(0)
+    expect(movie.get_by_role("heading", name="Copper Skies")).to_be_focused()
+    expect(page.get_by_role("list", name="Movies")).to_contain_text("Copper Skies")
+    assert stored(client, producer, f"/movies/{movie_id}")["title"] == "Copper Skies"
+    settle(page)
+    shoot(page, "producer-desktop-delete-conflict")
+    if axe:
+        assert axe_violations(page, axe) == []
+
+    movie.get_by_role("button", name="Delete movie").click()
+    page.get_by_role("alertdialog", name="Delete “Copper Skies”?").get_by_role("button", name="Delete movie").click()
+    expect(movie).to_be_hidden()
+    expect(page.get_by_role("status").filter(has_text="“Copper Skies” deleted")).to_be_visible()
+    assert client.get(f"/movies/{movie_id}", headers=producer).status_code == 404
+    assert [(w["method"], w["if_match"]) for w in writes] == [("DELETE", shown), ("DELETE", current)]
+    assert writes[0]["key"] != writes[1]["key"] and all(UUID.fullmatch(w["key"]) for w in writes)
+
+
+def test_casting_from_a_movie_after_someone_else_changed_it_is_refused(strict, client, producer, someone_else):
+    """Cast and uncast on a movie's profile send the ETag of the movie shown; a cast changed meanwhile is a 412,
+    the profile shows the current cast, and doing it again works."""
+    davis = add_actor(client, producer, "Viola Davis", 61, "female")
+    isaac = add_actor(client, producer, "Oscar Isaac", 47, "male")
+    swinton = add_actor(client, producer, "Tilda Swinton", 66, "female")
+    movie_id = add_movie(client, producer, "The Quiet Harbour", "2019-09-13", [davis])
+    path = f"/movies/{movie_id}"
+    page = strict.page()
+    writes = record_writes(page)
+    sign_in(page, "casting-director")
+    movie = open_movie(page, "The Quiet Harbour")
+    etags = [someone_else.etag(path)]  # as the page shows it
+    someone_else.write("PUT", f"{path}/actors/{swinton}", etag_of=path)
+    etags.append(someone_else.etag(path))
+
+    movie.get_by_label("Actor", exact=True).select_option(label="Oscar Isaac (47, male)")
+    movie.get_by_role("button", name="Add to cast").click()
+    expect(movie.get_by_role("alert")).to_have_text(
+        "Someone else changed this movie after this page showed it, so Oscar Isaac (47, male) was not added to the "
+        "cast. It is shown here as it is now: add the actor again if you still want to.×")
+    expect(movie.get_by_role("heading", name="Cast (2)")).to_be_visible()
+    expect(movie.get_by_role("button", name="Tilda Swinton", exact=True)).to_be_visible()
+    assert [a["id"] for a in stored(client, producer, path)["actors"]] == [davis, swinton]
+    shoot(page, "director-desktop-cast-conflict")
+
+    movie.get_by_label("Actor", exact=True).select_option(label="Oscar Isaac (47, male)")
+    movie.get_by_role("button", name="Add to cast").click()
+    expect(movie.get_by_role("heading", name="Cast (3)")).to_be_visible()
+    expect(movie.get_by_role("alert")).to_have_text("")
+    assert [a["id"] for a in stored(client, producer, path)["actors"]] == [davis, isaac, swinton]
+    etags.append(someone_else.etag(path))  # from the cast's answer, which the page shows
+
+    someone_else.write("DELETE", f"{path}/actors/{swinton}", etag_of=path)
+    etags.append(someone_else.etag(path))
+    movie.get_by_role("button", name="Remove Viola Davis from the cast").click()
+    expect(movie.get_by_role("alert")).to_contain_text("so Viola Davis was not removed from the cast")
+    expect(movie.get_by_role("heading", name="Cast (2)")).to_be_visible()
+    expect(movie.get_by_role("button", name="Tilda Swinton", exact=True)).to_have_count(0)
+    assert [a["id"] for a in stored(client, producer, path)["actors"]] == [davis, isaac]
+    movie.get_by_role("button", name="Remove Viola Davis from the cast").click()
+    expect(movie.get_by_role("heading", name="Cast (1)")).to_be_visible()
+    assert [a["id"] for a in stored(client, producer, path)["actors"]] == [isaac]
+
+    assert [(w["method"], w["if_match"]) for w in writes] == [
+        ("PUT", etags[0]), ("PUT", etags[1]), ("DELETE", etags[2]), ("DELETE", etags[3])]
+    assert len({w["key"] for w in writes}) == 4 and all(UUID.fullmatch(w["key"]) for w in writes)
+
+
+def test_casting_from_an_actor_after_someone_else_changed_it_is_refused(strict, client, producer, someone_else):
+    """On an actor's profile the page checks that the actor shown is still current, then sends the movie's ETag
+    as it reads it: a change to the actor meanwhile sends nothing; a change to the movie in between is a 412."""
+    swinton = add_actor(client, producer, "Tilda Swinton", 66, "female")
+    orlando = add_movie(client, producer, "Orlando", "1992-09-01", [swinton])
+    souvenir = add_movie(client, producer, "The Souvenir", "2019-05-17")
+    page = strict.page()
+    writes = record_writes(page)
+    sign_in(page, "casting-director")
+    actor = open_actor(page, "Tilda Swinton")
+    someone_else.write("PATCH", f"/actors/{swinton}", {"age": 67})
+
+    actor.get_by_label("Movie", exact=True).select_option(label="The Souvenir (2019)")
+    actor.get_by_role("button", name="Cast in movie").click()
+    expect(actor.get_by_role("alert")).to_have_text(
+        "Someone else changed this actor after this page showed it, so Tilda Swinton was not cast in The Souvenir "
+        "(2019). It is shown here as it is now: choose the movie again if you still want to.×")
+    expect(actor.locator(".facts")).to_contain_text("67 years old")
+    assert writes == [], "nothing was sent"
+    assert [m["id"] for m in stored(client, producer, f"/actors/{swinton}")["movies"]] == [orlando]
+
+    souvenir_etag = someone_else.etag(f"/movies/{souvenir}")
+    actor.get_by_label("Movie", exact=True).select_option(label="The Souvenir (2019)")
+    actor.get_by_role("button", name="Cast in movie").click()
+    expect(actor.get_by_role("heading", name="Movies (2)")).to_be_visible()
+    expect(actor.get_by_role("alert")).to_have_text("")
+    assert [m["id"] for m in stored(client, producer, f"/actors/{swinton}")["movies"]] == [orlando, souvenir]
+
+    # The movie changes between the page's read of it and its DELETE: the API refuses it.
+    orlando_etags = []
+
+    def rename_first(route):
+        if not orlando_etags:
+            orlando_etags.append(someone_else.etag(f"/movies/{orlando}"))  # what the page read just now
+            someone_else.write("PATCH", f"/movies/{orlando}", {"title": "Orlando: A Biography"})
+            orlando_etags.append(someone_else.etag(f"/movies/{orlando}"))
+        route.fallback()
+
+    page.route(f"**/movies/{orlando}/actors/{swinton}", rename_first)
+    actor.get_by_role("button", name="Remove from Orlando").click()
+    expect(actor.get_by_role("alert")).to_have_text(
+        "Someone else changed “Orlando” after this page showed it, so Tilda Swinton was not removed from "
+        "“Orlando”. It is shown here as it is now: remove the movie again if you still want to.×")
+    expect(actor.get_by_role("button", name="Orlando: A Biography", exact=True)).to_be_visible()
+    assert [m["id"] for m in stored(client, producer, f"/actors/{swinton}")["movies"]] == [orlando, souvenir]
+    actor.get_by_role("button", name="Remove from Orlando: A Biography").click()
+    expect(actor.get_by_role("heading", name="Movies (1)")).to_be_visible()
+    assert [m["id"] for m in stored(client, producer, f"/actors/{swinton}")["movies"]] == [souvenir]
+
+    assert [(w["method"], w["if_match"]) for w in writes] == [
+        ("PUT", souvenir_etag), ("DELETE", orlando_etags[0]), ("DELETE", orlando_etags[1])]
+    assert all(UUID.fullmatch(w["key"]) for w in writes)
+
+
+def new_actor_form(page, name: str, age: str = "36", gender: str = "male"):
+    page.get_by_role("button", name="New actor").click()
+    form = page.get_by_role("dialog", name="New actor")
+    form.get_by_role("textbox", name="Name", exact=True).fill(name)
+    form.get_by_role("spinbutton", name="Age", exact=True).fill(age)
+    form.get_by_role("combobox", name="Gender", exact=True).fill(gender)
+    return form
+
+
+def actors_named(client, producer, name: str) -> int:
+    return client.get("/actors", headers=producer, query_string={"q": name}).json["total"]
+
+
+def test_a_double_click_on_create_sends_one_request(strict, client, producer):
+    page = strict.page()
+    writes = record_writes(page)
+    sign_in(page, "casting-director")
+    held = []  # the POST waits until the test lets it go
+    page.route("**/actors", lambda route: held.append(route) if route.request.method == "POST" else route.fallback())
+    form = new_actor_form(page, "Riz Ahmed", "44")
+    form.get_by_role("button", name="Create actor").dblclick()
+    submit = form.locator("#form-submit")
+    expect(submit).to_be_disabled()
+    expect(submit).to_have_text("Saving…")
+    form.get_by_role("textbox", name="Name", exact=True).press("Enter")  # and a submission from the keyboard
+    expect(form.locator("#form-fields")).to_have_attribute("aria-busy", "true")
+    assert len(held) == 1
+    held[0].continue_()
+
+    actor = page.get_by_role("dialog", name="Riz Ahmed")
+    expect(actor.get_by_role("status")).to_contain_text("“Riz Ahmed” created")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("list", name="Actors").get_by_role("listitem")).to_have_count(1)
+    assert len(held) == 1 and [w["method"] for w in writes] == ["POST"]
+    assert UUID.fullmatch(writes[0]["key"])
+    assert actors_named(client, producer, "Riz Ahmed") == 1
+
+
+def test_a_create_whose_answer_was_lost_is_sent_again_with_the_same_key(strict, client, producer):
+    """The first POST reaches the server, which creates the actor, and its answer is lost on the way back: the
+    page sends it again with the same Idempotency-Key, is answered from the first outcome, and shows one actor."""
+    page = strict.page()
+    writes = record_writes(page)
+    answers = []
+    page.on("response", lambda response: answers.append((response.status, response.headers.get(
+        "idempotent-replayed"))) if response.request.method == "POST" and response.url.endswith("/actors") else None)
+    sign_in(page, "casting-director")
+    lost = []
+
+    def lose_the_first_answer(route):
+        if route.request.method != "POST" or lost:
+            return route.fallback()
+        lost.append(route.fetch().status)  # the server did it...
+        return route.abort("connectionreset")  # ...and the page never hears
+
+    page.route("**/actors", lose_the_first_answer)
+    form = new_actor_form(page, "Dev Patel")
+    form.get_by_role("button", name="Create actor").click()
+    actor = page.get_by_role("dialog", name="Dev Patel")
+    expect(actor.get_by_role("status")).to_contain_text("“Dev Patel” created")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("list", name="Actors").get_by_role("listitem")).to_have_count(1)
+    assert lost == [201] and answers == [(201, "true")]
+    assert [w["method"] for w in writes] == ["POST", "POST"]
+    assert writes[0]["key"] == writes[1]["key"] and UUID.fullmatch(writes[0]["key"])
+    assert actors_named(client, producer, "Dev Patel") == 1
+
+
+def test_a_create_still_in_progress_is_retried_then_explained(strict, app, client, producer):
+    """While another request holds the page's key (PostgreSQL's advisory lock, as the first of two requests with
+    one key would), the API answers 409: the page retries a few times with the same key, then says so, and a
+    press of the button once it is free creates the actor, once."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's advisory locks hold keys; SQLite serializes every write instead")
+        holder = db.engine.connect()
+    page = strict.page()
+    writes = record_writes(page)
+    statuses = []
+    page.on("response", lambda response: statuses.append(response.status)
+            if response.request.method == "POST" and response.url.endswith("/actors") else None)
+    sign_in(page, "casting-director")
+
+    def hold_the_key(route):
+        if route.request.method == "POST" and not statuses:
+            key = route.request.headers["idempotency-key"]
+            holder.execute(sql("SELECT pg_advisory_lock(:id)"),
+                           {"id": idempotency.Key("local|casting-director", key, "").lock_id})
+        route.fallback()
+
+    try:
+        page.route("**/actors", hold_the_key)
+        form = new_actor_form(page, "Florence Pugh", "30", "female")
+        form.get_by_role("button", name="Create actor").click()
+        expect(form.locator("#form-submit")).to_be_disabled()
+        expect(form.get_by_role("alert")).to_have_text(
+            "The server is still working on your earlier attempt. Wait a moment and try again: it will not be done "
+            "twice. Press “Create actor” again without changing the form: it will not be created twice.×")
+        assert statuses == [409] * 4, "the first request and three retries"
+        assert actors_named(client, producer, "Florence Pugh") == 0
+    finally:
+        holder.execute(sql("SELECT pg_advisory_unlock_all()"))
+        holder.close()
+    form.get_by_role("button", name="Create actor").click()
+    expect(page.get_by_role("dialog", name="Florence Pugh")).to_be_visible()
+    assert statuses == [409] * 4 + [201]
+    assert len(writes) == 5 and len({w["key"] for w in writes}) == 1
+    assert actors_named(client, producer, "Florence Pugh") == 1
 
 
 # --- Auth0: Authorization Code with PKCE, the two Auth0 endpoints played by the test --------------------------

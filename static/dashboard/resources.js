@@ -1,5 +1,5 @@
 // What the page knows about the two kinds of record: their paths, permissions, form fields,
-// filters and sort orders (the API's, see shared/API.md), and the event bus between the views.
+// filters and sort orders (the API's, see docs/api.md), and the event bus between the views.
 
 /** "changed" (the catalogue changed: lists reload) and "open" ({kind, id}: show a record). */
 export const bus = new EventTarget();

@@ -173,8 +173,15 @@ export function describeError(error) {
     case 404:
       return `${sentence(error.message)} It may have just been deleted by someone else; the lists are refreshed.`;
     case 409:
+      if (error.message.includes("still in progress")) {
+        return "The server is still working on your earlier attempt. Wait a moment and try again: " +
+          "it will not be done twice.";
+      }
       return "Someone else changed this record at the same moment, so nothing was saved. " +
         "Look at the refreshed record and try again.";
+    case 412:
+      return "Someone else changed this record after this page showed it, so nothing was saved. " +
+        "Open it again to see it as it is now, and redo your change.";
     case 413:
       return "That is too much data to send at once.";
     case 422:
