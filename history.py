@@ -21,6 +21,7 @@ from flask import Response, g, jsonify, request
 from sqlalchemy import Select, delete, func, insert, select
 
 import conditional
+import cursors
 import listing
 import records
 import transactions
@@ -122,20 +123,33 @@ def _instant(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def respond(params, filters: dict) -> Response:
-    """A page of history entries, newest first, with the list's ETag (or a 304)."""
+def respond(params, filters: dict, parent_id: int | None = None) -> Response:
+    """A page of history entries, newest first, with the list's ETag, cursors and Link header (or a 304)."""
     if request.headers.get("If-None-Match") is not None:
         etag = conditional.list_etag(listing.version())
         if conditional.none_match(etag):
             return conditional.not_modified(etag)
     filters = {**{k: v for k, v in params.model_dump(include={"type", "action", "subject", "since", "until"}).items()
                   if v is not None}, **filters}
+    window = cursors.window(params, parent_id, (int,))
     statement = query(filters)
-    total, version = db.session.execute(count(statement).add_columns(listing.version_column())).one()
-    rows = db.session.execute(statement.limit(params.per_page).offset((params.page - 1) * params.per_page))
-    response = jsonify({"success": True, "history": [as_json(row) for row in rows], "total": total,
-                        "page": params.page, "per_page": params.per_page})
-    response.headers["ETag"] = conditional.list_etag(version)
+    total, at_version = db.session.execute(count(statement).add_columns(listing.version_column())).one()
+    if window.after is not None:
+        statement = statement.where(history.c.id < window.after[0])
+    elif window.before is not None:  # read upwards from the cursor, then turned round
+        statement = statement.where(history.c.id > window.before[0]).order_by(None).order_by(history.c.id.asc())
+    rows = db.session.execute(statement.limit(window.per_page + 1).offset(window.offset)).all()
+    more, rows = len(rows) > window.per_page, rows[: window.per_page]
+    if window.before is not None:
+        rows.reverse()
+    first, last = ([rows[0].id], [rows[-1].id]) if rows else (None, None)
+    number, next_cursor, prev_cursor = cursors.neighbours(params, parent_id, window, more, first, last)
+    response = jsonify({"success": True, "history": [as_json(row) for row in rows], "total": total, "page": number,
+                        "per_page": params.per_page, "next_cursor": next_cursor, "prev_cursor": prev_cursor})
+    response.headers["ETag"] = conditional.list_etag(at_version)
+    link = cursors.links(next_cursor, prev_cursor)
+    if link:
+        response.headers["Link"] = link
     return response
 
 
@@ -143,7 +157,7 @@ def respond_for_record(side: Side, record_id: int, params) -> Response:
     """One record's history; 404 only for an id that no record has, or ever had, in the history."""
     if records.read(side, record_id) is None and last_entry(side, record_id) is None:
         raise not_found(side.noun)
-    return respond(params, {"type": side.noun, "record_id": record_id})
+    return respond(params, {"type": side.noun, "record_id": record_id}, record_id)
 
 
 def purge(before: dt.datetime) -> int:

@@ -87,6 +87,11 @@ HEADERS = {
         "required": True,
         "schema": {"type": "string", "pattern": '^"[!#-~]*"$'},
     },
+    "Link": {
+        "description": "RFC 8288 links to the adjacent pages of a list: `<...&cursor=...>; rel=\"next\"` and "
+                       "`rel=\"prev\"` (the same as `next_cursor` and `prev_cursor`); absent when there are none",
+        "schema": {"type": "string"},
+    },
     "Idempotent-Replayed": {
         "description": "`true` when this is the kept outcome of an earlier request with the same "
                        "`Idempotency-Key` (nothing was written this time)",
@@ -360,6 +365,7 @@ def _operation(rule, view, path: str, method: str, allowed: frozenset[str], *, p
     rate_limited = permission is not None  # requires_auth applies the rate limits
     # Every record and list answer has an ETag; a delete's answer is neither.
     success_headers = ("ETag",) if permission and spec["response"] is not Deleted else ()
+    success_headers += ("Link",) if "next_cursor" in spec["response"].model_fields else ()
     success_headers += ("Idempotent-Replayed",) if safe_write else ()
     success = {
         "description": "Success",

@@ -261,11 +261,22 @@ MovieSort = _sort_keys("MovieSort", "movies", "id", "title", "release_date")
 ActorSort = _sort_keys("ActorSort", "actors", "id", "name", "age")
 
 
+Cursor = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,1024}$"),
+    WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,1024}$",
+                    "description": "`next_cursor` or `prev_cursor` of an answer for the same list (same "
+                                   "filters, sort and per_page): the adjacent page, at the cost of the first one; "
+                                   "not with `page`"}),
+]
+
+
 class _ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     page: Page = 1
     per_page: PerPage = 20
+    cursor: Cursor | None = None
     q: Search | None = None
 
 
@@ -332,6 +343,7 @@ class RecordHistoryQuery(BaseModel):
 
     page: Page = 1
     per_page: PerPage = 20
+    cursor: Cursor | None = None
     action: HistoryAction | None = Field(default=None, description="Only entries of this action")
     subject: Subject | None = Field(default=None, description="Only changes made by this token subject")
     since: Instant | None = Field(default=None, description="Only entries at or after this instant")
@@ -429,16 +441,21 @@ class _Pagination(_Envelope):
     total: int = Field(ge=0, description="matching records in all pages")
     page: int = Field(ge=1)
     per_page: int = Field(ge=1, le=100)
+    next_cursor: str | None = Field(description="the next page's `cursor` (the `Link` header's rel=next); null on "
+                                                "the last page")
+    prev_cursor: str | None = Field(description="the previous page's `cursor` (rel=prev); null on the first page")
 
 
 class MovieList(_Pagination):
-    model_config = _examples({"success": True, "movies": [MOVIE_EXAMPLE], "total": 1, "page": 1, "per_page": 20})
+    model_config = _examples({"success": True, "movies": [MOVIE_EXAMPLE], "total": 1, "page": 1, "per_page": 20,
+                                "next_cursor": None, "prev_cursor": None})
 
     movies: list[MoviePublic]
 
 
 class ActorList(_Pagination):
-    model_config = _examples({"success": True, "actors": [ACTOR_EXAMPLE], "total": 1, "page": 1, "per_page": 20})
+    model_config = _examples({"success": True, "actors": [ACTOR_EXAMPLE], "total": 1, "page": 1, "per_page": 20,
+                                "next_cursor": None, "prev_cursor": None})
 
     actors: list[ActorPublic]
 
@@ -494,7 +511,8 @@ class HistoryEntry(BaseModel):
 
 
 class HistoryList(_Pagination):
-    model_config = _examples({"success": True, "history": [HISTORY_EXAMPLE], "total": 1, "page": 1, "per_page": 20})
+    model_config = _examples({"success": True, "history": [HISTORY_EXAMPLE], "total": 1, "page": 1, "per_page": 20,
+                                "next_cursor": None, "prev_cursor": None})
 
     history: list[HistoryEntry] = Field(description="newest first")
 

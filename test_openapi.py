@@ -98,7 +98,7 @@ def test_every_route_of_the_contract_is_documented_with_its_permission(app):
     assert operations["POST", "/movies"]["responses"]["201"]["headers"]["Location"]
     assert "404" in operations["GET", "/movies/{movie_id}"]["responses"]
     assert "400" in operations["GET", "/actors"]["responses"]
-    assert {"gender", "min_age", "max_age", "movie_id", "page", "per_page", "q", "sort"} == {
+    assert {"gender", "min_age", "max_age", "movie_id", "page", "per_page", "cursor", "q", "sort"} == {
         p["name"] for p in operations["GET", "/actors"]["parameters"] if p["in"] == "query"}
     assert operations["POST", "/movies"]["responses"]["201"]["links"]["get_movie"]["parameters"] == {
         "movie_id": "$response.body#/movie/id"}
