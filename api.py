@@ -9,7 +9,6 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import (
     text,
 )
-from sqlalchemy.exc import SQLAlchemyError
 
 import changes
 import conditional
@@ -17,7 +16,7 @@ import history
 import listing
 import records
 from auth import requires_auth
-from errors import ServiceUnavailable, not_found
+from errors import not_found
 from models import Actor, Movie, db
 from openapi import BODY_ERRORS, operation
 from parsing import json_body, no_body, query_args
@@ -44,7 +43,7 @@ from schemas import (
     Ready,
     RecordHistoryQuery,
 )
-from transactions import safe_write
+from transactions import safe_read, safe_write
 
 bp = Blueprint("api", __name__)
 
@@ -82,6 +81,7 @@ def created_response(side: Side, record: dict, **extra) -> Response:
 @bp.get("/movies")
 @requires_auth("get:movies")
 @operation(MovieList, query=MovieListQuery)
+@safe_read
 def list_movies():
     """List movies, with search, filters, sort and pagination."""
     params = query_args(MovieListQuery)
@@ -91,6 +91,7 @@ def list_movies():
 @bp.get("/movies/<id:movie_id>")
 @requires_auth("get:movies")
 @operation(MovieEnvelope)
+@safe_read
 def get_movie(movie_id: int):
     """Get one movie with its cast."""
     return get_record(MOVIE, movie_id)
@@ -128,6 +129,7 @@ def delete_movie(movie_id: int):
 @bp.get("/movies/<id:movie_id>/actors")
 @requires_auth("get:actors")
 @operation(ActorList, query=MovieCastQuery)
+@safe_read
 def list_movie_actors(movie_id: int):
     """List the actors cast in a movie, with the actor list's filters."""
     params = query_args(MovieCastQuery)
@@ -163,6 +165,7 @@ def uncast_actor(movie_id: int, actor_id: int):
 @bp.get("/actors")
 @requires_auth("get:actors")
 @operation(ActorList, query=ActorListQuery)
+@safe_read
 def list_actors():
     """List actors, with search, filters, sort and pagination."""
     params = query_args(ActorListQuery)
@@ -172,6 +175,7 @@ def list_actors():
 @bp.get("/actors/<id:actor_id>")
 @requires_auth("get:actors")
 @operation(ActorEnvelope)
+@safe_read
 def get_actor(actor_id: int):
     """Get one actor with their movies."""
     return get_record(ACTOR, actor_id)
@@ -209,6 +213,7 @@ def delete_actor(actor_id: int):
 @bp.get("/actors/<id:actor_id>/movies")
 @requires_auth("get:movies")
 @operation(MovieList, query=ActorFilmographyQuery)
+@safe_read
 def list_actor_movies(actor_id: int):
     """List the movies an actor is cast in, with the movie list's filters."""
     params = query_args(ActorFilmographyQuery)
@@ -245,6 +250,7 @@ def restore_actor(actor_id: int):
 @bp.get("/history")
 @requires_auth("get:history")
 @operation(HistoryList, query=HistoryQuery)
+@safe_read
 def list_history():
     """The history of every change made through the API, newest first."""
     return history.respond(query_args(HistoryQuery), {})
@@ -253,6 +259,7 @@ def list_history():
 @bp.get("/movies/<id:movie_id>/history")
 @requires_auth("get:history")
 @operation(HistoryList, query=RecordHistoryQuery)
+@safe_read
 def movie_history(movie_id: int):
     """A movie's history, newest first (also once the movie is deleted)."""
     return history.respond_for_record(MOVIE, movie_id, query_args(RecordHistoryQuery))
@@ -261,6 +268,7 @@ def movie_history(movie_id: int):
 @bp.get("/actors/<id:actor_id>/history")
 @requires_auth("get:history")
 @operation(HistoryList, query=RecordHistoryQuery)
+@safe_read
 def actor_history(actor_id: int):
     """An actor's history, newest first (also once the actor is deleted)."""
     return history.respond_for_record(ACTOR, actor_id, query_args(RecordHistoryQuery))
@@ -278,11 +286,8 @@ def health():
 
 @bp.get("/ready")
 @operation(Ready, errors=(500, 503))
+@safe_read
 def ready():
-    """The database answers: 200, or a 503 error."""
-    try:
-        db.session.execute(text("SELECT 1"))
-    except SQLAlchemyError:  # the database's trouble; anything else is a bug, and a 500
-        db.session.rollback()
-        raise ServiceUnavailable("the database is unavailable") from None
+    """The database answers: 200, or a 503 error (errors.py says which database errors are an outage)."""
+    db.session.execute(text("SELECT 1"))
     return {"status": "ready"}
