@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from conftest import assert_error, new_actor, new_movie
 from models import db
@@ -144,3 +144,57 @@ def test_a_deep_cursor_page_costs_what_the_first_one_costs(api, app, count_state
     assert offsets == [0], offsets  # found by its keys: no row before it is read
     assert [m["title"] for m in deep_page.json["movies"]] == ["Deep 26", "Deep 27"]
     assert deep_page.json["page"] == 14
+
+
+# --- remembered totals and anchors (listing.VersionMemo): cheaper, never different ------------------------------
+
+
+def test_a_change_made_outside_the_api_changes_list_etags_too(api, app):
+    new_movie(api, "Seen")
+    tag = api("GET", "/movies").headers["ETag"]
+    with app.app_context():
+        db.session.execute(text("INSERT INTO movies (title, release_date) VALUES ('Sneaked in', '2020-01-01')"))
+        db.session.commit()
+    fresh = api("GET", "/movies", headers={"If-None-Match": tag})
+    assert fresh.status_code == 200 and fresh.json["total"] == 2
+
+
+def test_a_remembered_total_is_never_stale(api, app):
+    for i in range(6):
+        new_movie(api, f"Night {i}")
+    assert api("GET", "/movies?q=night").json["total"] == 6
+    assert api("GET", "/movies?q=night").json["total"] == 6  # remembered
+    with app.app_context():  # a change the API did not make
+        db.session.execute(text("DELETE FROM movies WHERE title = 'Night 0'"))
+        db.session.commit()
+    assert api("GET", "/movies?q=night").json["total"] == 5
+    new_movie(api, "Night 7")
+    assert api("GET", "/movies?q=night&sort=-title").json["total"] == 6
+
+
+@pytest.mark.parametrize("sort", ["id", "-id", "title", "-release_date"])
+def test_deep_pages_from_anchors_are_the_pages_counted_the_long_way(api, app, monkeypatch, sort):
+    import listing
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("anchors serve the single-statement list of PostgreSQL")
+    monkeypatch.setattr(listing, "ANCHOR_EVERY", 4)
+    monkeypatch.setattr(listing, "MEMO", listing.VersionMemo())
+    for i in range(40):
+        new_movie(api, f"Anchored {i % 7}", f"2020-01-{1 + i % 9:02d}")
+
+    def pages():
+        return [api("GET", f"/movies?sort={sort}&per_page=3&page={n}").json for n in range(1, 15)]
+
+    anchored = pages()
+    monkeypatch.setattr(listing, "ANCHOR_EVERY", 10_000)  # never deep enough: the plain OFFSET
+    plain = pages()
+    assert anchored == plain
+    assert any(key[0] == "anchors" for key in listing.MEMO._entries)
+    monkeypatch.setattr(listing, "ANCHOR_EVERY", 4)
+    api("DELETE", f"/movies/{plain[0]['movies'][0]['id']}")  # every page shifts by one row
+    monkeypatch.setattr(listing, "_anchor_builds", {})
+    shifted = pages()
+    monkeypatch.setattr(listing, "ANCHOR_EVERY", 10_000)
+    assert shifted == pages()
