@@ -143,6 +143,11 @@ function item(v, entry) {
     button);
 }
 
+/** A movie's title in quotes, an actor's name as it is. */
+function named(resource, label) {
+  return resource.kind === "movies" ? `“${label}”` : label;
+}
+
 async function exists(resource, id) {
   try {
     await api.get(`${resource.path}/${id}`);
@@ -171,15 +176,20 @@ async function restore(v, entry, key, button) {
       await restoredAlready(v, id, label);
       return;
     }
+    if (error.status === 404) { // its deletion is no longer in the history (purged)
+      showAlert(`${named(resource, label)} can no longer be restored: its deletion is ` +
+        "no longer in the history.", { scope: dialog, cause: "restore" });
+      refresh(v);
+      return;
+    }
     report(error, { scope: dialog, cause: "restore" });
-    if (error.status === 404) refresh(v);
     return;
   }
   clearAlert({ cause: "restore" });
   closeDialog(dialog);
   changed();
   open(resource.kind, outcome.record.id);
-  const shown = resource.kind === "movies" ? `“${label}”` : label;
+  const shown = named(resource, label);
   toast(`${resource.Noun} ${shown} restored.`);
   if (outcome.lost.length) {
     const one = outcome.lost.length === 1;
@@ -218,8 +228,7 @@ async function restoredAlready(v, id, label) {
   } catch {
     // Said without who and when.
   }
-  const shown = resource.kind === "movies" ? `“${label}”` : label;
-  showAlert(`${shown} was restored already${by}, so there is nothing to restore: it is back in the list of ` +
+  showAlert(`${named(resource, label)} was restored already${by}, so there is nothing to restore: it is back in the list of ` +
     `${resource.kind}.`, { tone: "notice", scope: dialog, cause: "restore" });
   changed();
   title.focus();
