@@ -1590,7 +1590,8 @@ def check_view(page, axe, shot: str) -> None:
         assert axe_violations(page, axe) == [], shot
 
 
-@pytest.mark.parametrize("role,width", [("casting-director", "desktop"), ("executive-producer", "phone")])
+@pytest.mark.parametrize("width", list(VIEWPORTS))
+@pytest.mark.parametrize("role", ["casting-director", "executive-producer"])
 def test_a_profile_tells_its_history_in_words(browsing, client, producer, someone, axe, role, width):
     """Changes made through the API by someone else read as sentences with their subject and local time, newest
     first; the other side is named as it is now (an actor who is gone by number); the person's own change comes
