@@ -18,6 +18,7 @@ import os
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 import jwt
 import pytest
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import text as sql
 
 import dashboard
+import history
 import idempotency
 from auth import ROLE_PERMISSIONS, LocalIssuer
 from cli import seed_demo
@@ -199,8 +201,9 @@ class Browsing:
         self.outside: list[str] = []
         self.page_errors: list[str] = []
 
-    def page(self, viewport=DESKTOP):
-        context = self.browser.new_context(viewport=viewport, base_url=self.origin, locale="en-GB")
+    def page(self, viewport=DESKTOP, timezone_id: str | None = None):
+        context = self.browser.new_context(viewport=viewport, base_url=self.origin, locale="en-GB",
+                                           timezone_id=timezone_id)
         context.set_default_timeout(WAIT_MS)
         context.route("**/*", self._only_origin)
         self.contexts.append(context)
@@ -286,13 +289,14 @@ def add_movie(client, producer, title: str, release_date: str, actor_ids=()) -> 
 # What each role is shown: (list buttons, movie profile buttons, actor profile buttons).
 VISIBLE = {
     "casting-assistant": (set(), set(), set()),
-    "casting-director": ({"New actor"}, {"Edit movie", "Add to cast", "Remove Chris Pine from the cast"},
+    "casting-director": ({"New actor", "Recently deleted actors"},
+                         {"Edit movie", "Add to cast", "Remove Chris Pine from the cast"},
                          {"Edit actor", "Delete actor", "Cast in movie", "Remove from Raids of the Ice"}),
-    "executive-producer": ({"New movie", "New actor"},
+    "executive-producer": ({"New movie", "New actor", "Recently deleted movies", "Recently deleted actors"},
                            {"Edit movie", "Delete movie", "Add to cast", "Remove Chris Pine from the cast"},
                            {"Edit actor", "Delete actor", "Cast in movie", "Remove from Raids of the Ice"}),
 }
-LIST_BUTTONS = {"New movie", "New actor"}
+LIST_BUTTONS = {"New movie", "New actor", "Recently deleted movies", "Recently deleted actors"}
 MOVIE_BUTTONS = {"Edit movie", "Delete movie", "Add to cast", "Remove Chris Pine from the cast"}
 ACTOR_BUTTONS = {"Edit actor", "Delete actor", "Cast in movie", "Remove from Raids of the Ice"}
 
@@ -321,10 +325,14 @@ def test_each_role_sees_only_its_actions(browsing, client, producer, role):
     expect(movie.get_by_role("heading", name="Cast (1)")).to_be_visible()
     assert_buttons(movie, MOVIE_BUTTONS, movie_buttons)
 
+    has_history = 1 if "get:history" in ROLE_PERMISSIONS[role] else 0
+    expect(movie.get_by_role("heading", name="History", exact=True)).to_have_count(has_history)
+
     movie.get_by_role("button", name="Chris Pine", exact=True).click()
     actor = page.get_by_role("dialog", name="Chris Pine")
     expect(actor.get_by_role("heading", name="Movies (1)")).to_be_visible()
     assert_buttons(actor, ACTOR_BUTTONS, actor_buttons)
+    expect(actor.get_by_role("heading", name="History", exact=True)).to_have_count(has_history)
     actor.get_by_role("button", name="Back to Raids of the Ice").click()
     expect(page.get_by_role("dialog", name="Raids of the Ice")).to_be_visible()
 
@@ -379,7 +387,7 @@ def test_a_producer_runs_a_movie_from_creation_to_deletion(browsing, client, pro
 
     movie.get_by_role("button", name="Delete movie").click()
     confirm = page.get_by_role("alertdialog", name="Delete “The Quiet Harbour”?")
-    expect(confirm).to_contain_text("its actors stay")
+    expect(confirm).to_contain_text("its actors stay in the catalogue. It can be restored from “Recently deleted”.")
     expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
     shoot(page, "desktop-producer-confirm-delete")
     confirm.get_by_role("button", name="Delete movie").click()
@@ -429,7 +437,7 @@ def test_a_director_casts_and_uncasts_from_the_actor_side_and_deletes_the_actor(
 
     actor.get_by_role("button", name="Delete actor").click()
     confirm = page.get_by_role("alertdialog", name="Delete “Tilda Swinton”?")
-    expect(confirm).to_contain_text("their movies stay")
+    expect(confirm).to_contain_text("their movies stay in the catalogue. They can be restored from “Recently deleted”.")
     confirm.get_by_role("button", name="Delete actor").click()
     expect(confirm).to_be_hidden()
     expect(actor).to_be_hidden()
@@ -800,6 +808,34 @@ def main_views(page, role: str, width: str):
         confirm.get_by_role("button", name="Cancel").click()
         expect(confirm).to_be_hidden()
 
+    page.keyboard.press("Escape")
+    expect(actor).to_be_hidden()
+    for kind, deleted in (("actors", "Mahershala Ali"), ("movies", "Echoes of June")):
+        if f"delete:{kind}" in ROLE_PERMISSIONS[role]:
+            dialog = open_deleted(page, kind, width)
+            expect(deleted_names(dialog)).to_have_text([deleted])
+            settle(page)
+            yield f"deleted-{kind}"
+            page.keyboard.press("Escape")
+            expect(dialog).to_be_hidden()
+
+
+def change_the_demo(client, producer, who) -> None:
+    """Changes through the API that the main views show in the profiles' histories and the recently deleted
+    lists, without changing what main_views checks: a casting undone, an age changed and changed back, a movie
+    and an actor whom the views do not open deleted."""
+    def id_of(kind, label):
+        return call(client, producer, "GET", f"/{kind}?{urlencode({'q': label})}")[kind][0]["id"]
+
+    rooms, ronan = id_of("movies", "A Map of Small Rooms"), id_of("actors", "Saoirse Ronan")
+    patel = id_of("actors", "Dev Patel")
+    call(client, who, "PUT", f"/movies/{rooms}/actors/{patel}")
+    call(client, who, "DELETE", f"/movies/{rooms}/actors/{patel}")
+    call(client, who, "PATCH", f"/actors/{ronan}", {"age": 33})
+    call(client, who, "PATCH", f"/actors/{ronan}", {"age": 32})
+    call(client, who, "DELETE", f"/movies/{id_of('movies', 'Echoes of June')}")
+    call(client, who, "DELETE", f"/actors/{id_of('actors', 'Mahershala Ali')}")
+
 
 AXE_CORE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -827,12 +863,13 @@ def axe_violations(page, axe: str) -> list[str]:
 
 @pytest.mark.parametrize("width", list(VIEWPORTS))
 @pytest.mark.parametrize("role", list(ROLE_PERMISSIONS))
-def test_each_role_sees_clean_and_accessible_pages(browsing, app, axe, role, width):
-    """In every main view of every role at both widths: no stray text, nothing sticking out sideways, one
-    <h1>, level columns, an actor's facts in words, and nothing for axe-core to report. Each view's screenshot
-    goes to artifacts/ for people to look at."""
+def test_each_role_sees_clean_and_accessible_pages(browsing, app, client, producer, someone, axe, role, width):
+    """In every main view of every role at both widths (the profiles with their history, the recently deleted
+    lists): no stray text, nothing sticking out sideways, one <h1>, level columns, an actor's facts in words, and
+    nothing for axe-core to report. Each view's screenshot goes to artifacts/ for people to look at."""
     with app.app_context():
         seed_demo()
+    change_the_demo(client, producer, someone)
     page = browsing.page(VIEWPORTS[width])
     audits, seen = {}, []
     for view in main_views(page, role, width):
@@ -861,9 +898,11 @@ def test_each_role_sees_clean_and_accessible_pages(browsing, app, axe, role, wid
 
     lists = ["catalogue"] if width == "desktop" else ["movies", "actors"]
     movie, actor = ["movie"], ["actor"]
+    deleted = {"casting-assistant": [], "casting-director": ["deleted-actors"],
+               "executive-producer": ["deleted-actors", "deleted-movies"]}[role]
     if role != "casting-assistant":
         movie, actor = ["movie", "edit-movie"], ["actor", "edit-actor", "confirm-delete"]
-    assert seen == ["sign-in", *lists, *movie, *actor]
+    assert seen == ["sign-in", *lists, *movie, *actor, *deleted]
     assert {view: found for view, found in audits.items() if found} == {}
     if not axe:
         pytest.skip("axe-core is not installed (`npm ci` installs it): all but the accessibility audit ran")
@@ -1477,6 +1516,294 @@ def test_a_create_still_in_progress_is_retried_then_explained(strict, app, clien
     assert statuses == [409] * 4 + [201]
     assert len(writes) == 5 and len({w["key"] for w in writes}) == 1
     assert actors_named(client, producer, "Florence Pugh") == 1
+
+
+# --- history and undo: a profile's history in words, and restoring what was deleted ---------------------------
+#
+# "Someone" changes records through the API with a token of their own (an Auth0-like subject), before the page
+# loads them; the page names them by that subject, and the person signed in as "you". The pages run in Paris
+# time, so that a time shown in UTC would fail.
+
+SOMEONE = "auth0|64f1c2a9e3b0c12d4e5f6a7b"
+TIME_ZONE = "Europe/Paris"
+
+
+@pytest.fixture
+def someone(headers) -> dict:
+    return headers("executive-producer", sub=SOMEONE)
+
+
+def call(client, who: dict, method: str, path: str, json=None, status: int = 200) -> dict:
+    response = client.open(path, method=method, headers=who, json=json)
+    assert response.status_code == status, response.json
+    return response.json
+
+
+def shown_at(at: str) -> str:
+    """An entry's `at` as the page shows it in TIME_ZONE: "28 November 2026, 16:05"."""
+    moment = dt.datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(ZoneInfo(TIME_ZONE))
+    return f"{moment.day} {moment:%B} {moment.year}, {moment:%H:%M}"
+
+
+def times(client, producer, path: str) -> list[str]:
+    """The times of a record's history, newest first, as the page shows them."""
+    entries = call(client, producer, "GET", f"{path}/history?per_page=100")["history"]
+    return [shown_at(entry["at"]) for entry in entries]
+
+
+def history_of(dialog):
+    return dialog.get_by_role("list", name="History").get_by_role("listitem")
+
+
+def record_requests(page) -> list[str]:
+    """Every API request the page sends (not its own files), as "METHOD /path?query"."""
+    sent = []
+
+    def seen(request):
+        url = urlsplit(request.url)
+        if not url.path.startswith("/dashboard/") and url.path != "/":
+            sent.append(f"{request.method} {url.path}?{url.query}")
+
+    page.on("request", seen)
+    return sent
+
+
+def open_deleted(page, kind: str, width: str):
+    """The "Recently deleted" window of the `kind` column, its list loaded."""
+    if width == "phone":
+        page.get_by_role("tab", name=kind.capitalize()).click()
+    page.get_by_role("button", name=f"Recently deleted {kind}", exact=True).click()
+    dialog = page.get_by_role("dialog", name=f"Recently deleted {kind}")
+    expect(dialog.get_by_role("list", name=f"Recently deleted {kind}")).to_have_attribute("aria-busy", "false")
+    return dialog
+
+
+def deleted_names(dialog):
+    return dialog.get_by_role("list").get_by_role("heading")
+
+
+def check_view(page, axe, shot: str) -> None:
+    settle(page)
+    shoot(page, shot)
+    assert stray_text(page) == [] and overflow(page) == [], shot
+    if axe:
+        assert axe_violations(page, axe) == [], shot
+
+
+@pytest.mark.parametrize("width", list(VIEWPORTS))
+@pytest.mark.parametrize("role", ["casting-director", "executive-producer"])
+def test_a_profile_tells_its_history_in_words(browsing, client, producer, someone, axe, role, width):
+    """Changes made through the API by someone else read as sentences with their subject and local time, newest
+    first; the other side is named as it is now (an actor who is gone by number); the person's own change comes
+    on top, by "you"."""
+    patel = add_actor(client, someone, "Dev Patel", 36, "male")
+    ahmed = add_actor(client, someone, "Riz Ahmed", 44, "male")
+    gadot = add_actor(client, someone, "Gal Gadot", 41, "female")
+    movie_id = add_movie(client, someone, "Raids of the Ice", "2017-04-29")
+    call(client, someone, "PATCH", f"/movies/{movie_id}",
+         {"title": "Raids of the Ice II", "release_date": "2017-04-30"})
+    for actor in (patel, ahmed, gadot):
+        call(client, someone, "PUT", f"/movies/{movie_id}/actors/{actor}")
+    call(client, someone, "DELETE", f"/movies/{movie_id}/actors/{gadot}")
+    call(client, someone, "DELETE", f"/actors/{ahmed}")
+    at = times(client, producer, f"/movies/{movie_id}")
+    by = f"by {SOMEONE} on"
+
+    page = browsing.page(VIEWPORTS[width], timezone_id=TIME_ZONE)
+    sign_in(page, role)
+    movie = open_movie(page, "Raids of the Ice II")
+    expect(movie.get_by_role("region", name="History")).to_contain_text(
+        "Newest first. Times are in your time zone (Europe/Paris).")
+    expect(history_of(movie)).to_have_text([
+        f"Actor #{ahmed} was removed from the cast {by} {at[0]}",
+        f"Gal Gadot was removed from the cast {by} {at[1]}",
+        f"Gal Gadot was cast {by} {at[2]}",
+        f"Actor #{ahmed} was cast {by} {at[3]}",
+        f"Dev Patel was cast {by} {at[4]}",
+        f"Title changed from “Raids of the Ice” to “Raids of the Ice II” and release date changed from "
+        f"29 April 2017 to 30 April 2017 {by} {at[5]}",
+        f"Created {by} {at[6]}",
+    ])
+    movie.get_by_role("region", name="History").scroll_into_view_if_needed()
+    check_view(page, axe, f"{SHORT_ROLE[role]}-{width}-movie-history")
+
+    movie.get_by_role("button", name="Dev Patel", exact=True).click()
+    actor = page.get_by_role("dialog", name="Dev Patel")
+    actor_at = times(client, producer, f"/actors/{patel}")
+    expect(history_of(actor)).to_have_text([
+        f"Cast in “Raids of the Ice II” {by} {actor_at[0]}",
+        f"Created {by} {actor_at[1]}",
+    ])
+    actor.get_by_role("button", name="Back to Raids of the Ice II").click()
+
+    movie.get_by_role("button", name="Remove Dev Patel from the cast").click()
+    expect(movie.get_by_role("heading", name="Cast (0)")).to_be_visible()
+    at = times(client, producer, f"/movies/{movie_id}")
+    expect(history_of(movie)).to_have_count(8)
+    expect(history_of(movie).first).to_have_text(f"Dev Patel was removed from the cast by you on {at[0]}")
+
+
+def test_a_long_history_shows_twenty_changes_then_more(browsing, client, producer, someone):
+    movie_id = add_movie(client, someone, "Copper Sky", "2020-08-21")
+    for number in range(1, 25):
+        call(client, someone, "PATCH", f"/movies/{movie_id}", {"title": f"Copper Sky {number}"})
+    page = browsing.page(timezone_id=TIME_ZONE)
+    sent = record_requests(page)
+    sign_in(page, "executive-producer")
+    movie = open_movie(page, "Copper Sky 24")
+    expect(history_of(movie)).to_have_count(20)
+    expect(history_of(movie).first).to_contain_text("Title changed from “Copper Sky 23” to “Copper Sky 24”")
+    # Meanwhile a 26th change: the older ones move down a page, and none is shown twice.
+    call(client, someone, "PATCH", f"/movies/{movie_id}", {"title": "Copper Sky 25"})
+    movie.get_by_role("button", name="Show more").click()
+    expect(history_of(movie)).to_have_count(25)
+    expect(history_of(movie).last).to_contain_text("Created by")
+    expect(movie.get_by_role("button", name="Show more")).to_have_count(0)
+    expect(history_of(movie).nth(20)).to_be_focused()
+    texts = history_of(movie).all_inner_texts()
+    assert len(set(texts)) == 25 and "Copper Sky 25" not in " ".join(texts)
+    assert [request for request in sent if "/history" in request] == [
+        f"GET /movies/{movie_id}/history?page=1&per_page=20", f"GET /movies/{movie_id}/history?page=2&per_page=20"]
+
+
+@pytest.mark.parametrize("width", list(VIEWPORTS))
+def test_a_director_restores_a_deleted_actor(browsing, client, producer, someone, axe, width):
+    """The actor comes back cast in the movie that still exists; the one deleted meanwhile is named. Deletes undone
+    since are not listed, and a record deleted again is listed once."""
+    swinton = add_actor(client, someone, "Tilda Swinton", 66, "female")
+    orlando = add_movie(client, someone, "Orlando", "1992-09-01", [swinton])
+    souvenir = add_movie(client, someone, "The Souvenir", "2019-05-17", [swinton])
+    ronan = add_actor(client, someone, "Saoirse Ronan", 32, "female")
+    pugh = add_actor(client, someone, "Florence Pugh", 30, "female")
+    call(client, someone, "DELETE", f"/actors/{ronan}")
+    call(client, someone, "POST", f"/actors/{ronan}/restore", status=201)
+    for number in range(2):
+        call(client, someone, "DELETE", f"/actors/{pugh}")
+        if not number:
+            call(client, someone, "POST", f"/actors/{pugh}/restore", status=201)
+    call(client, someone, "DELETE", f"/actors/{swinton}")
+    call(client, someone, "DELETE", f"/movies/{souvenir}")
+    deleted_at = times(client, producer, f"/actors/{swinton}")[0]
+
+    page = browsing.page(VIEWPORTS[width], timezone_id=TIME_ZONE)
+    writes = record_writes(page)
+    sign_in(page, "casting-director")
+    expect(page.get_by_role("button", name="Recently deleted movies")).to_have_count(0)
+    dialog = open_deleted(page, "actors", width)
+    expect(deleted_names(dialog)).to_have_text(["Tilda Swinton", "Florence Pugh"])
+    entry = dialog.get_by_role("listitem").filter(has_text="Tilda Swinton")
+    expect(entry).to_contain_text("66 years old · female · in 2 movies")
+    expect(entry).to_contain_text(f"Deleted by {SOMEONE} on {deleted_at}")
+    check_view(page, axe, f"director-{width}-recently-deleted")
+
+    dialog.get_by_role("button", name="Restore Tilda Swinton").click()
+    expect(dialog).to_be_hidden()
+    actor = page.get_by_role("dialog", name="Tilda Swinton")
+    expect(actor.get_by_role("heading", name="Movies (1)")).to_be_visible()
+    expect(actor.get_by_role("button", name="Orlando", exact=True)).to_be_visible()
+    expect(actor.get_by_role("alert")).to_have_text(
+        "Tilda Swinton is back, but not in “The Souvenir”: that movie was deleted meanwhile.×")
+    expect(actor.get_by_role("status")).to_have_text("Actor Tilda Swinton restored.")
+    at = times(client, producer, f"/actors/{swinton}")
+    expect(history_of(actor).first).to_have_text(f"Restored by you on {at[0]}, cast again in “Orlando”")
+    expect(history_of(actor).nth(1)).to_have_text(f"Deleted by {SOMEONE} on {at[1]}")
+    check_view(page, axe, f"director-{width}-restored")
+    assert stored(client, producer, f"/actors/{swinton}")["movies"] == [{"id": orlando, "title": "Orlando"}]
+    assert [(w["method"], w["path"]) for w in writes] == [("POST", f"/actors/{swinton}/restore")]
+    assert UUID.fullmatch(writes[0]["key"])
+
+    page.keyboard.press("Escape")
+    expect(actor).to_be_hidden()
+    if width == "phone":
+        expect(page.get_by_role("list", name="Actors")).to_contain_text("Tilda Swinton")
+        page.get_by_role("tab", name="Movies").click()
+    else:
+        expect(page.get_by_role("list", name="Actors")).to_contain_text("Tilda Swinton")
+    card = page.get_by_role("list", name="Movies").get_by_role("listitem").filter(has_text="Orlando")
+    expect(card).to_contain_text("Cast: Tilda Swinton")
+    dialog = open_deleted(page, "actors", width)
+    expect(deleted_names(dialog)).to_have_text(["Florence Pugh"])
+
+    # The history purged meanwhile (flask purge-history): nothing left to restore from, and said so.
+    with client.application.app_context():
+        assert history.purge(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)) > 0
+    dialog.get_by_role("button", name="Restore Florence Pugh").click()
+    expect(dialog.get_by_role("alert")).to_have_text(
+        "Florence Pugh can no longer be restored: its deletion is no longer in the history.×")
+    expect(dialog).to_contain_text("No deleted actors.")
+    assert client.get(f"/actors/{pugh}", headers=producer).status_code == 404
+
+
+@pytest.mark.parametrize("width", list(VIEWPORTS))
+def test_a_producer_restores_a_movie_and_is_told_when_someone_was_first(
+        browsing, client, producer, someone, axe, width):
+    pine = add_actor(client, someone, "Chris Pine", 45, "male")
+    gadot = add_actor(client, someone, "Gal Gadot", 41, "female")
+    raids = add_movie(client, someone, "Raids of the Ice", "2017-04-29", [pine, gadot])
+    copper = add_movie(client, someone, "Copper Sky", "2020-08-21")
+    call(client, someone, "DELETE", f"/movies/{raids}")
+    call(client, someone, "DELETE", f"/actors/{gadot}")
+    call(client, someone, "DELETE", f"/movies/{copper}")
+
+    page = browsing.page(VIEWPORTS[width], timezone_id=TIME_ZONE)
+    writes = record_writes(page)
+    sign_in(page, "executive-producer")
+    dialog = open_deleted(page, "movies", width)
+    expect(deleted_names(dialog)).to_have_text(["Copper Sky", "Raids of the Ice"])
+    expect(dialog.get_by_role("listitem").filter(has_text="Raids of the Ice")).to_contain_text(
+        "Released 29 April 2017 · 2 actors in its cast")
+    check_view(page, axe, f"producer-{width}-recently-deleted")
+
+    # Someone else restores Copper Sky first: the page's restore is a 409, said as such, not retried.
+    call(client, someone, "POST", f"/movies/{copper}/restore", status=201)
+    restored_at = times(client, producer, f"/movies/{copper}")[0]
+    dialog.get_by_role("button", name="Restore Copper Sky").click()
+    expect(dialog.get_by_role("alert")).to_have_text(
+        f"“Copper Sky” was restored already by {SOMEONE} on {restored_at}, so there is nothing to restore: it is "
+        "back in the list of movies.×")
+    expect(deleted_names(dialog)).to_have_text(["Raids of the Ice"])
+    expect(dialog.get_by_role("heading", name="Recently deleted movies")).to_be_focused()
+    assert [(w["method"], w["path"]) for w in writes] == [("POST", f"/movies/{copper}/restore")]
+    check_view(page, axe, f"producer-{width}-restored-already")
+    if width == "desktop":
+        expect(page.get_by_role("list", name="Movies", exact=True)).to_contain_text("Copper Sky")
+
+    dialog.get_by_role("button", name="Restore Raids of the Ice").click()
+    movie = page.get_by_role("dialog", name="Raids of the Ice")
+    expect(movie.get_by_role("heading", name="Cast (1)")).to_be_visible()
+    expect(movie.get_by_role("button", name="Chris Pine", exact=True)).to_be_visible()
+    expect(movie.get_by_role("alert")).to_have_text(
+        "“Raids of the Ice” is back without Gal Gadot in its cast: that actor was deleted meanwhile.×")
+    expect(movie.get_by_role("status")).to_have_text("Movie “Raids of the Ice” restored.")
+    expect(history_of(movie).first).to_contain_text("Restored by you on")
+    expect(history_of(movie).first).to_contain_text("with Chris Pine in the cast again")
+    assert [actor["id"] for actor in stored(client, producer, f"/movies/{raids}")["actors"]] == [pine]
+    assert [(w["method"], w["path"]) for w in writes][1:] == [("POST", f"/movies/{raids}/restore")]
+    assert writes[0]["key"] != writes[1]["key"] and all(UUID.fullmatch(w["key"]) for w in writes)
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("list", name="Movies")).to_contain_text("Raids of the Ice")
+
+
+def test_an_assistant_sees_no_history_and_nothing_to_restore(browsing, client, someone):
+    pine = add_actor(client, someone, "Chris Pine", 45, "male")
+    add_movie(client, someone, "Raids of the Ice", "2017-04-29", [pine])
+    gone = add_actor(client, someone, "Gal Gadot", 41, "female")
+    call(client, someone, "DELETE", f"/actors/{gone}")
+    for width, viewport in VIEWPORTS.items():
+        page = browsing.page(viewport)
+        sent = record_requests(page)
+        sign_in(page, "casting-assistant")
+        expect(page.locator("#movies-status")).to_have_text("1 movie")
+        expect(page.get_by_role("button", name=re.compile("Recently deleted"))).to_have_count(0)
+        movie = open_movie(page, "Raids of the Ice")
+        movie.get_by_role("button", name="Chris Pine", exact=True).click()
+        actor = page.get_by_role("dialog", name="Chris Pine")
+        expect(actor.get_by_role("heading", name="Movies (1)")).to_be_visible()
+        settle(page)
+        expect(actor.get_by_role("heading", name="History")).to_have_count(0)
+        expect(page.locator("#history-heading")).to_have_count(0)
+        assert [request for request in sent if "/history" in request or "/restore" in request] == [], width
+        assert f"GET /actors/{pine}?" in sent, "the requests were recorded"
 
 
 # --- Auth0: Authorization Code with PKCE, the two Auth0 endpoints played by the test --------------------------

@@ -47,12 +47,15 @@ export function newKey() {
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
-export async function request(method, path, { body, query, auth = true, signal, ifMatch, key } = {}) {
+/** `settled(error)`: an async check the caller may give, true when it knows that sending the write again would
+ * change nothing (a restore's 409 for a record that exists again): the error is then the caller's at once. */
+export async function request(method, path, { body, query, auth = true, signal, ifMatch, key, settled } = {}) {
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await send(method, path, { body, query, auth, signal, ifMatch, key });
     } catch (error) {
       if (!key || !outcomeUnknown(error) || attempt >= RETRY_DELAYS_MS.length) throw error;
+      if (settled && await settled(error)) throw error;
       await sleep(RETRY_DELAYS_MS[attempt]);
     }
   }

@@ -1,5 +1,6 @@
-// A movie's or an actor's profile in a dialog: facts, edit / delete, and who is cast in what
-// (cast and uncast from either side). Following a name inside opens that profile; "Back" returns.
+// A movie's or an actor's profile in a dialog: facts, edit / delete, who is cast in what (cast and uncast
+// from either side), and its history for those who may read it. Following a name inside opens that profile;
+// "Back" returns.
 //
 // The profile keeps the ETag of the version it shows, and every change made from it sends that ETag
 // (If-Match): when someone else changed the record meanwhile, the API writes nothing (412), and the profile
@@ -7,7 +8,8 @@
 
 import { api, ApiError, etagOf } from "./api.js";
 import { confirmDelete, editRecord } from "./forms.js";
-import { bus, changed, KINDS, open } from "./resources.js";
+import { forgetNames, historySection } from "./history.js";
+import { bus, changed, HISTORY, KINDS, open } from "./resources.js";
 import { can } from "./session.js";
 import {
   $, busy, clearAlert, closeAllDialogs, closeDialog, field, formatDate, h, hue, initials, openDialog, plural, report,
@@ -29,6 +31,7 @@ $("#detail-close").addEventListener("click", () => closeDialog(dialog));
 dialog.addEventListener("close", () => {
   trail = [];
   current = null;
+  forgetNames();
 });
 back.addEventListener("click", () => {
   const previous = trail.pop();
@@ -137,6 +140,7 @@ function render(kind, record, etag) {
     actions.length ? h("div", { class: "actions" }, actions) : null,
     castingSection(kind, record, etag),
     can(resource.can.cast) ? castingForm(kind, record, etag) : null,
+    can(HISTORY) ? historySection(kind, record, { scope: dialog }) : null,
   );
 }
 

@@ -6,6 +6,7 @@
 // record meanwhile (412) nothing is written, and the person is shown the current version to redo their change.
 
 import { api, etagOf, newKey, outcomeUnknown } from "./api.js";
+import { mayRestore } from "./deleted.js";
 import { changed, open } from "./resources.js";
 import {
   $, busy, clearAlert, clearFieldErrors, closeAllDialogs, closeDialog, describeError, field, fieldProblems, formatDate,
@@ -174,9 +175,12 @@ confirmOk.addEventListener("click", () => onConfirm?.());
 export function confirmDelete(resource, record, { etag, onDeleted, onConflict }) {
   const label = record[resource.labelField];
   $("#confirm-title").textContent = `Delete “${label}”?`;
+  const undo = mayRestore(resource)
+    ? `${resource.kind === "movies" ? "It" : "They"} can be restored from “Recently deleted”.`
+    : "This cannot be undone.";
   $("#confirm-text").textContent = resource.kind === "movies"
-    ? "The movie and its castings are removed; its actors stay in the catalogue. This cannot be undone."
-    : "The actor and their castings are removed; their movies stay in the catalogue. This cannot be undone.";
+    ? `The movie and its castings are removed; its actors stay in the catalogue. ${undo}`
+    : `The actor and their castings are removed; their movies stay in the catalogue. ${undo}`;
   confirmOk.textContent = `Delete ${resource.noun}`;
   const key = newKey(); // this confirmation's one delete, however often it is sent
   onConfirm = async () => {

@@ -1,6 +1,7 @@
 // One column of the catalogue (movies or actors): search, filters, sort, cards and pages.
 
 import { api } from "./api.js";
+import { mayRestore, showDeleted } from "./deleted.js";
 import { newRecord } from "./forms.js";
 import { open, summaryLine } from "./resources.js";
 import { can } from "./session.js";
@@ -29,6 +30,10 @@ export class ListPanel {
       ? h("button", { type: "button", class: "btn btn-primary", onclick: (event) => newRecord(r, event.currentTarget) },
         h("span", { "aria-hidden": "true" }, "+ "), `New ${r.noun}`)
       : null;
+    const deleted = mayRestore(r)
+      ? h("button", { type: "button", class: "btn btn-secondary", onclick: () => showDeleted(r) },
+        "Recently deleted", h("span", { class: "visually-hidden" }, ` ${r.kind}`))
+      : null;
     this.form = this.renderFilters();
     this.status = h("p", { class: "list-status", id: `${r.kind}-status`, "aria-live": "polite" });
     this.list = h("ul", { class: "cards", "aria-labelledby": `${r.kind}-heading`, "aria-busy": "false" });
@@ -40,7 +45,8 @@ export class ListPanel {
     // Shown once an answer says there is more than one page.
     this.pager = h("nav", { class: "pager", "aria-label": `${r.Noun} pages`, hidden: true },
       this.previous, this.pageLabel, this.next);
-    setChildren(this.section, h("div", { class: "panel-head" }, heading, create), this.form, this.status,
+    setChildren(this.section, h("div", { class: "panel-head" }, heading,
+      deleted || create ? h("div", { class: "panel-actions" }, deleted, create) : null), this.form, this.status,
       this.list, this.pager);
   }
 

@@ -1,5 +1,6 @@
 // What the page knows about the two kinds of record: their paths, permissions, form fields,
 // filters and sort orders (the API's, see docs/api.md), and the event bus between the views.
+// (Restoring a deleted record takes the permission that deleting it does.)
 
 /** "changed" (the catalogue changed: lists reload) and "open" ({kind, id}: show a record). */
 export const bus = new EventTarget();
@@ -12,6 +13,9 @@ export function open(kind, id, { from } = {}) {
   bus.dispatchEvent(new CustomEvent("open", { detail: { kind, id, from } }));
 }
 
+/** Reading the history (GET /history, GET /movies/{id}/history...): the profiles' "History", "Recently deleted". */
+export const HISTORY = "get:history";
+
 const GENDERS = ["female", "male", "non-binary"];
 
 export const MOVIES = {
@@ -21,6 +25,7 @@ export const MOVIES = {
   path: "/movies",
   labelField: "title",
   other: "actors",
+  castField: "actor_ids", // in the history's snapshots
   can: { create: "post:movies", edit: "patch:movies", delete: "delete:movies", cast: "patch:movies" },
   defaultSort: "-release_date",
   sorts: [
@@ -52,6 +57,7 @@ export const ACTORS = {
   path: "/actors",
   labelField: "name",
   other: "movies",
+  castField: "movie_ids",
   can: { create: "post:actors", edit: "patch:actors", delete: "delete:actors", cast: "patch:movies" },
   defaultSort: "name",
   sorts: [

@@ -77,6 +77,11 @@ export function can(permission) {
   return Boolean(claims) && claims.permissions.includes(permission);
 }
 
+/** The token's subject (`sub`): who the history says made a change. */
+export function subject() {
+  return claims?.sub ?? null;
+}
+
 export function roleLabel() {
   if (!claims) return "";
   const roles = settings?.roles || [];

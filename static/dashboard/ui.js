@@ -312,6 +312,26 @@ export function formatDate(iso) {
   return iso ? longDate.format(utcDate(iso)) : "";
 }
 
+// Instants (the history's, in UTC) are shown in the viewer's own time zone, which the page names.
+const day = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "long", year: "numeric" });
+const clock = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+
+/** "2026-11-28T13:05:09.123Z" -> "28 November 2026, 13:05" in the viewer's time zone. */
+export function formatInstant(iso) {
+  const moment = new Date(iso);
+  return `${day.format(moment)}, ${clock.format(moment)}`;
+}
+
+/** The viewer's time zone, as the browser names it ("Europe/Paris"). */
+export function timeZone() {
+  return day.resolvedOptions().timeZone;
+}
+
+/** ["a", "b", "c"] -> "a, b and c". */
+export function joinAnd(items) {
+  return items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+}
+
 export function initials(text) {
   const words = String(text).split(/\s+/).filter((word) => /^[\p{L}\p{N}]/u.test(word));
   const significant = words.filter((word) => !/^(the|a|an|of|and|to|in)$/i.test(word));
