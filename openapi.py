@@ -8,10 +8,11 @@ the URL map, so a route without a description cannot hide from the document.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import swagger_ui
-from flask import Blueprint, Flask, current_app, render_template_string
+from flask import Blueprint, Flask, current_app, render_template
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
@@ -36,25 +37,28 @@ TAGS = {
     "ready": "Readiness: the database answers (public)",
 }
 
-ERROR_DESCRIPTIONS = {
-    400: "Bad request: the body is not valid JSON or not an object, or a query parameter is wrong",
-    401: "No token, or a token that is malformed, expired, or signed, issued or addressed wrongly",
-    403: "A valid token without the required permission",
-    404: "No such record",
-    405: "This path does not take the request's method; `Allow` lists the methods it does",
-    304: "Not modified: `If-None-Match` names the current representation (no body)",
-    409: "A concurrent change the server could not serialize, or a request with this `Idempotency-Key` still "
-         "in progress; nothing was written: retry",
-    413: "The body is larger than 64 KiB",
-    415: "The body is not application/json",
-    412: "`If-Match` does not name the record's current ETag (the `ETag` header has it): someone changed the "
-         "record since you read it, and nothing was written",
-    422: "Well-formed JSON that breaks a validation rule, or an `Idempotency-Key` already used for another "
-         "request; `details` names each field (or the header)",
-    428: "This deployment requires `If-Match` on changes (`REQUIRE_IF_MATCH=true`)",
-    429: "Rate limit exceeded",
-    500: "Unexpected server error (logged; the message is generic)",
-    503: "The database or the token issuer's key set cannot be reached",
+# Each status other than the success: what it means, and the headers its answers carry.
+STATUSES = {
+    304: ("Not modified: `If-None-Match` names the current representation (no body)", ("ETag",)),
+    400: ("Bad request: the body is not valid JSON or not an object, a query parameter is wrong, or the "
+          "`Idempotency-Key` is unusable", ()),
+    401: ("No token, or a token that is malformed, expired, or signed, issued or addressed wrongly",
+          ("WWW-Authenticate",)),
+    403: ("A valid token without the required permission", ("WWW-Authenticate",)),
+    404: ("No such record", ()),
+    405: ("This path does not take the request's method; `Allow` lists the methods it does", ("Allow",)),
+    409: ("A concurrent change the server could not serialize, or a request with this `Idempotency-Key` still "
+          "in progress; nothing was written: retry", ()),
+    412: ("`If-Match` does not name the record's current ETag (the `ETag` header has it): someone changed the "
+          "record since you read it, and nothing was written", ("ETag",)),
+    413: ("The body is larger than 64 KiB", ()),
+    415: ("The body is not application/json", ()),
+    422: ("Well-formed JSON that breaks a validation rule, or an `Idempotency-Key` already used for another "
+          "request; `details` names each field (or the header)", ()),
+    428: ("This deployment requires `If-Match` on changes (`REQUIRE_IF_MATCH=true`)", ()),
+    429: ("Rate limit exceeded", ("Retry-After",)),
+    500: ("Unexpected server error (logged; the message is generic)", ()),
+    503: ("The database or the token issuer's key set cannot be reached", ("Retry-After",)),
 }
 # Response headers, described once in components.headers and referred to by each response that has them.
 HEADERS = {
@@ -120,8 +124,6 @@ IDEMPOTENCY_KEY = {
                "pattern": r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$"},
 }
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-ERROR_HEADERS = {304: ("ETag",), 401: ("WWW-Authenticate",), 403: ("WWW-Authenticate",), 405: ("Allow",),
-                 412: ("ETag",), 429: ("Retry-After",), 503: ("Retry-After",)}
 HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH"})
 # Every guarded operation can answer these, whatever it does.
 COMMON_ERRORS = (401, 403, 429, 500, 503)
@@ -178,28 +180,13 @@ def _query_parameters(model: type[BaseModel]) -> list[dict]:
             "name": name,
             "in": "query",
             "required": name in schema.get("required", []),
-            "description": prop.get("description") or _QUERY_HELP.get(name, ""),
-            "schema": _without_null(dict(prop)),
+            "description": prop["description"],  # every query field says what it is (schemas.py)
+            "schema": _without_null({k: v for k, v in prop.items() if k != "description"}),
         }
         if prop.get("default") is not None:
             parameter["example"] = prop["default"]
         parameters.append(parameter)
     return parameters
-
-
-_QUERY_HELP = {
-    "page": "Page number, from 1",
-    "per_page": "Records per page",
-    "q": "Case-insensitive substring of the title or name",
-    "sort": "Sort field; a leading `-` sorts descending (ties are broken by id)",
-    "released_after": "Released on or after this date",
-    "released_before": "Released on or before this date (not earlier than released_after)",
-    "actor_id": "Only movies this actor is cast in",
-    "movie_id": "Only actors cast in this movie",
-    "gender": "Case-insensitive exact match",
-    "min_age": "Age at least",
-    "max_age": "Age at most (not less than min_age)",
-}
 
 
 def _error_example(status: int, spec: dict, path: str, method: str, permission: str | None,
@@ -248,15 +235,15 @@ def _headers(status: int, *, rate_limited: bool, success: tuple[str, ...] = ()) 
     if status == 201:
         names.append("Location")
     names += success if status < 300 else ()
-    names += ERROR_HEADERS.get(status, ())
+    names += STATUSES[status][1] if status in STATUSES else ()
     return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
 def _error_response(status: int, example: dict | None, *, rate_limited: bool) -> dict:
     if status == 304:
-        return {"description": ERROR_DESCRIPTIONS[304], "headers": _headers(304, rate_limited=rate_limited)}
+        return {"description": STATUSES[304][0], "headers": _headers(304, rate_limited=rate_limited)}
     return {
-        "description": ERROR_DESCRIPTIONS[status],
+        "description": STATUSES[status][0],
         "headers": _headers(status, rate_limited=rate_limited),
         "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}, "example": example}},
     }
@@ -329,13 +316,51 @@ def _add_links(paths: dict, described: list) -> None:
             }
 
 
+@dataclass(frozen=True)
+class _Traits:
+    """What an operation is, as far as the document is concerned."""
+
+    permission: str | None  # from requires_auth: the token it needs (None: public)
+    safe_write: bool  # transactions.safe_write: Idempotency-Key, 409, 422
+    conditional_read: bool  # a GET of a record or a list: ETag, If-None-Match, 304
+    conditional_write: bool  # a change to an existing record: If-Match, 412, 428
+
+    @classmethod
+    def of(cls, view, method: str) -> _Traits:
+        permission = getattr(view, "required_permission", None)
+        safe_write = getattr(view, "safe_write", False)
+        return cls(permission, safe_write, method == "GET" and permission is not None,
+                   safe_write and method != "POST")
+
+
 def _operation(rule, view, path: str, method: str, allowed: frozenset[str], *, public_reads: bool = False) -> dict:
-    spec = view.openapi
+    spec, traits = view.openapi, _Traits.of(view, method)
     summary, _, description = (view.__doc__ or "").strip().partition("\n")
     operation_spec: dict = {"operationId": rule.endpoint.rsplit(".", 1)[-1], "summary": summary.strip(),
                             "tags": [path.strip("/").split("/")[0]]}
-    if description.strip():
-        operation_spec["description"] = description.strip()
+    parameters = _parameters(spec, path, traits)
+    if parameters:
+        operation_spec["parameters"] = parameters
+    if spec["body"]:
+        operation_spec["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=spec["body"].__name__)}}},
+        }
+    security, requirement = _security(traits, public_reads)
+    operation_spec["security"] = security
+    if traits.permission:
+        operation_spec["x-required-permission"] = traits.permission
+    operation_spec["description"] = (description.strip() + "\n\n" + requirement).strip()
+    operation_spec["responses"] = {str(spec["status"]): _success(spec, traits)}
+    for status in _error_statuses(spec, traits, parameters, allowed):
+        example = None if status == 304 else _error_example(status, spec, path, method, traits.permission, allowed)
+        operation_spec["responses"][str(status)] = _error_response(status, example,
+                                                                  rate_limited=traits.permission is not None)
+    return operation_spec
+
+
+def _parameters(spec: dict, path: str, traits: _Traits) -> list[dict]:
+    """The path's ids, the query's fields, and the conditional and idempotency headers it takes."""
     # Example id 1: the first movie and actor `flask seed` creates on a fresh database (the actor is cast in it).
     parameters = [
         {"name": name, "in": "path", "required": True, "description": f"The {name.removesuffix('_id')}'s id",
@@ -344,91 +369,62 @@ def _operation(rule, view, path: str, method: str, allowed: frozenset[str], *, p
     ]
     if spec["query"]:
         parameters += _query_parameters(spec["query"])
-    # Conditional reads of records and lists, and safe writes (transactions.safe_write): their headers.
-    permission = getattr(view, "required_permission", None)
-    safe_write = getattr(view, "safe_write", False)
-    conditional_read = method == "GET" and permission is not None
-    conditional_write = safe_write and method != "POST"
-    if conditional_read:
+    if traits.conditional_read:
         parameters.append(IF_NONE_MATCH)
-    if conditional_write:
+    if traits.conditional_write:
         parameters.append(IF_MATCH)
-    if safe_write:
+    if traits.safe_write:
         parameters.append(IDEMPOTENCY_KEY)
-    if parameters:
-        operation_spec["parameters"] = parameters
-    if spec["body"]:
-        operation_spec["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": REF.format(model=spec["body"].__name__)}}},
-        }
-    rate_limited = permission is not None  # requires_auth applies the rate limits
-    # Every record and list answer has an ETag; a delete's answer is neither.
-    success_headers = ("ETag",) if permission and spec["response"] is not Deleted else ()
-    success_headers += ("Link",) if "next_cursor" in spec["response"].model_fields else ()
-    success_headers += ("Idempotent-Replayed",) if safe_write else ()
-    success = {
+    return parameters
+
+
+def _security(traits: _Traits, public_reads: bool) -> tuple[list, str]:
+    """The operation's security requirement, and the sentence its description ends with."""
+    if not traits.permission:
+        return [], "Public: needs no token."
+    if public_reads and traits.permission.startswith("get:"):
+        # This deployment serves reads to anyone (PUBLIC_READS=true): the token is optional.
+        return [{}, {"bearerAuth": []}], ("Open to anyone on this deployment (`PUBLIC_READS=true`); a token that "
+                                          "is sent is still verified, and a bad one is a 401.")
+    return [{"bearerAuth": []}], f"Requires the `{traits.permission}` permission."
+
+
+def _success(spec: dict, traits: _Traits) -> dict:
+    # Every record and list answer has an ETag (a delete's answer is neither); lists have cursors' links.
+    headers = ("ETag",) if traits.permission and spec["response"] is not Deleted else ()
+    headers += ("Link",) if "next_cursor" in spec["response"].model_fields else ()
+    headers += ("Idempotent-Replayed",) if traits.safe_write else ()
+    return {
         "description": "Success",
-        "headers": _headers(spec["status"], rate_limited=rate_limited, success=success_headers),
+        "headers": _headers(spec["status"], rate_limited=traits.permission is not None, success=headers),
         "content": {"application/json": {"schema": {"$ref": REF.format(model=spec["response"].__name__)}}},
     }
-    responses = {str(spec["status"]): success}
+
+
+def _error_statuses(spec: dict, traits: _Traits, parameters: list[dict], allowed: frozenset[str]) -> list[int]:
+    """Every other status the operation can answer, from what it is and what it takes."""
     errors = set(spec["errors"])
-    if not permission:
-        operation_spec["security"] = []
-        requirement = "Public: needs no token."
-    else:
+    if traits.permission:
         errors |= set(COMMON_ERRORS)
-        if public_reads and permission.startswith("get:"):
-            # This deployment serves reads to anyone (PUBLIC_READS=true): the token is optional.
-            operation_spec["security"] = [{}, {"bearerAuth": []}]
-            requirement = ("Open to anyone on this deployment (`PUBLIC_READS=true`); a token that is sent is "
-                           "still verified, and a bad one is a 401.")
-        else:
-            operation_spec["security"] = [{"bearerAuth": []}]
-            requirement = f"Requires the `{permission}` permission."
-        operation_spec["x-required-permission"] = permission
-    operation_spec["description"] = (operation_spec.get("description", "") + "\n\n" + requirement).strip()
     if spec["query"]:
         errors.add(400)
-    if conditional_read:
+    if traits.conditional_read:
         errors.add(304)
-    if safe_write:
+    if traits.safe_write:
         errors |= set(WRITE_ERRORS)
-    if conditional_write:
+    if traits.conditional_write:
         errors |= set(CONDITIONAL_WRITE_ERRORS)
-    if parameters and any(p["in"] == "path" for p in parameters):
+    if any(p["in"] == "path" for p in parameters):
         errors.add(404)
     if HTTP_METHODS - allowed:
         errors.add(405)
-    for status in sorted(errors):
-        example = None if status == 304 else _error_example(status, spec, path, method, permission, allowed)
-        responses[str(status)] = _error_response(status, example, rate_limited=rate_limited)
-    operation_spec["responses"] = responses
-    return operation_spec
+    return sorted(errors)
 
 
 # --- serving: /openapi.json and /docs -----------------------------------------------------
 
 SWAGGER_ASSETS = Path(swagger_ui.__file__).parent / "static"
 docs = Blueprint("docs", __name__, static_folder=str(SWAGGER_ASSETS), static_url_path="/docs/assets")
-
-DOCS_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>{{ title }} - documentation</title>
-  <link rel="stylesheet" href="{{ url_for('docs.static', filename='swagger-ui.css') }}">
-</head>
-<body>
-  <div id="swagger-ui" data-spec-url="{{ url_for('docs.spec') }}"></div>
-  <script src="{{ url_for('docs.static', filename='swagger-ui-bundle.js') }}"></script>
-  <script src="{{ url_for('static', filename='docs.js') }}"></script>
-</body>
-</html>
-"""
-
 
 @docs.get("/openapi.json")
 def spec():
@@ -441,4 +437,4 @@ def spec():
 @docs.get("/docs")
 def page():
     """Interactive documentation (Swagger UI served from the installed package: no CDN)."""
-    return render_template_string(DOCS_PAGE, title=TITLE)
+    return render_template("docs.html", title=TITLE)

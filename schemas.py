@@ -264,41 +264,44 @@ ActorSort = _sort_keys("ActorSort", "actors", "id", "name", "age")
 Cursor = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,1024}$"),
-    WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,1024}$",
-                    "description": "`next_cursor` or `prev_cursor` of an answer for the same list (same "
-                                   "filters, sort and per_page): the adjacent page, at the cost of the first one; "
-                                   "not with `page`"}),
+    WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,1024}$"}),
 ]
+_CURSOR_HELP = ("`next_cursor` or `prev_cursor` of an answer for the same list (same filters, sort and per_page): "
+                "the adjacent page, at the cost of the first one; not with `page`")
+
+
+_SORT_HELP = "Sort field; a leading `-` sorts descending (ties are broken by id)"
 
 
 class _ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    page: Page = 1
-    per_page: PerPage = 20
-    cursor: Cursor | None = None
-    q: Search | None = None
+    page: Page = Field(default=1, description="Page number, from 1")
+    per_page: PerPage = Field(default=20, description="Records per page")
+    cursor: Cursor | None = Field(default=None, description=_CURSOR_HELP)
+    q: Search | None = Field(default=None, description="Case-insensitive substring of the title or name")
 
 
 class ActorFilmographyQuery(_ListQuery):
     """The movie list's parameters; GET /actors/{id}/movies takes these."""
 
-    sort: MovieSort = "id"
-    released_after: IsoDate | None = None
-    released_before: IsoDate | None = None
+    sort: MovieSort = Field(default="id", description=_SORT_HELP)
+    released_after: IsoDate | None = Field(default=None, description="Released on or after this date")
+    released_before: IsoDate | None = Field(
+        default=None, description="Released on or before this date (not earlier than released_after)")
 
 
 class MovieListQuery(ActorFilmographyQuery):
-    actor_id: QueryId | None = None
+    actor_id: QueryId | None = Field(default=None, description="Only movies this actor is cast in")
 
 
 class MovieCastQuery(_ListQuery):
     """The actor list's parameters; GET /movies/{id}/actors takes these."""
 
-    sort: ActorSort = "id"
-    gender: Gender | None = None
-    min_age: QueryAge | None = None
-    max_age: QueryAge | None = None
+    sort: ActorSort = Field(default="id", description=_SORT_HELP)
+    gender: Gender | None = Field(default=None, description="Case-insensitive exact match")
+    min_age: QueryAge | None = Field(default=None, description="Age at least")
+    max_age: QueryAge | None = Field(default=None, description="Age at most (not less than min_age)")
 
 
 _INSTANT = re.compile(r"(?!0000)\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
@@ -341,9 +344,9 @@ class RecordHistoryQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    page: Page = 1
-    per_page: PerPage = 20
-    cursor: Cursor | None = None
+    page: Page = Field(default=1, description="Page number, from 1")
+    per_page: PerPage = Field(default=20, description="Entries per page")
+    cursor: Cursor | None = Field(default=None, description=_CURSOR_HELP)
     action: HistoryAction | None = Field(default=None, description="Only entries of this action")
     subject: Subject | None = Field(default=None, description="Only changes made by this token subject")
     since: Instant | None = Field(default=None, description="Only entries at or after this instant")
@@ -357,7 +360,7 @@ class HistoryQuery(RecordHistoryQuery):
 
 
 class ActorListQuery(MovieCastQuery):
-    movie_id: QueryId | None = None
+    movie_id: QueryId | None = Field(default=None, description="Only actors cast in this movie")
 
 
 # --- responses ----------------------------------------------------------------

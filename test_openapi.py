@@ -528,3 +528,11 @@ def test_conditional_requests_and_safe_writes_are_documented(app):
     key = next(p for p in operations["POST", "/actors"]["parameters"] if p["name"] == "Idempotency-Key")
     assert key["schema"]["maxLength"] == 255
     assert document["components"]["headers"]["ETag"]["required"] is True
+
+
+def test_every_parameter_says_what_it_is(app):
+    """Query help lives with each field (schemas.py Field(description=...)); none may be left blank."""
+    for path, operations in openapi.build(app)["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                assert parameter["description"].strip(), (method, path, parameter["name"])
