@@ -36,14 +36,15 @@ TAGS = {
 }
 
 ERROR_DESCRIPTIONS = {
-    400: "Bad request: the body is not valid JSON or not an object, or a query parameter is wrong",
+    400: "Bad request: the body is not UTF-8, not valid JSON, not an object or has a key twice, or a query "
+         "parameter is wrong",
     401: "No token, or a token that is malformed, expired, or signed, issued or addressed wrongly",
     403: "A valid token without the required permission",
     404: "No such record",
     405: "This path does not take the request's method; `Allow` lists the methods it does",
     409: "The request lost a race against a concurrent change; nothing was written",
     413: "The body is larger than 64 KiB",
-    415: "The body is not application/json",
+    415: "The body is not application/json, or is sent with a Content-Encoding other than identity",
     422: "Well-formed JSON that breaks a validation rule; `details` names each field",
     429: "Rate limit exceeded",
     500: "Unexpected server error (logged; the message is generic)",
@@ -74,10 +75,16 @@ HEADERS = {
     "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}},
     "WWW-Authenticate": {"description": "The bearer challenge (RFC 6750)", "schema": {"type": "string"}},
     "Allow": {"description": "The methods this path takes", "schema": {"type": "string"}},
+    "Accept-Encoding": {"description": "The content codings a request body may have (RFC 7694): identity only, "
+                                       "never compressed", "required": True,
+                        "schema": {"type": "string", "enum": ["identity"]}},
 }
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-ERROR_HEADERS = {401: ("WWW-Authenticate",), 403: ("WWW-Authenticate",), 405: ("Allow",), 429: ("Retry-After",),
-                 503: ("Retry-After",)}
+ERROR_HEADERS = {401: ("WWW-Authenticate",), 403: ("WWW-Authenticate",), 405: ("Allow",), 415: ("Accept-Encoding",),
+                 429: ("Retry-After",), 503: ("Retry-After",)}
+REQUEST_BODY = ("A JSON object in UTF-8 (a leading UTF-8 byte order mark is ignored; UTF-16 and UTF-32 are a 400), "
+                "each key at most once (a repeated key is a 400), sent without Content-Encoding (anything but "
+                "identity is a 415).")
 HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH"})
 # Every guarded operation can answer these, whatever it does.
 COMMON_ERRORS = (401, 403, 429, 500, 503)
@@ -286,6 +293,7 @@ def _operation(rule, view, path: str, allowed: frozenset[str], *, public_reads: 
         operation_spec["parameters"] = parameters
     if spec["body"]:
         operation_spec["requestBody"] = {
+            "description": REQUEST_BODY,
             "required": True,
             "content": {"application/json": {"schema": {"$ref": REF.format(model=spec["body"].__name__)}}},
         }
