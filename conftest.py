@@ -212,13 +212,15 @@ def free_port() -> int:
 
 class JwksEndpoint:
     """A fixed key set served as Auth0 serves it (`/.well-known/jwks.json`) by a real http.server on
-    127.0.0.1, counting the fetches. test_auth.py has a scriptable one for the fetch's failure modes."""
+    127.0.0.1, counting the fetches; `failing = True` makes it answer 503 (an outage). test_auth.py has a
+    scriptable one for the fetch's other failure modes."""
 
     PATH = "/.well-known/jwks.json"
 
     def __init__(self, document: dict):
         payload = json.dumps(document).encode()
         self.hits = 0
+        self.failing = False
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -227,6 +229,9 @@ class JwksEndpoint:
                     self.send_error(404)
                     return
                 endpoint.hits += 1
+                if endpoint.failing:
+                    self.send_error(503)
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

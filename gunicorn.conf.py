@@ -21,6 +21,9 @@ preload_app = False
 # Room for an oversized Authorization header to reach the app, which answers it
 # with its JSON 401 instead of gunicorn's HTML 400.
 limit_request_field_size = 32768
+# gunicorn itself believes X-Forwarded-Proto (and friends) from 127.0.0.1 by default. The app decides which
+# forwarded headers count (TRUSTED_PROXY_COUNT, middleware.py): gunicorn believes none, from any peer.
+forwarded_allow_ips = ""
 # The access log: the app writes one JSON line per request to stdout (method,
 # path, status, duration, request id, token subject), so gunicorn's own access
 # log stays off rather than logging every request twice. Errors go to stderr.
