@@ -48,10 +48,10 @@ _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 ROLE_PERMISSIONS = {
     "casting-assistant": ["get:actors", "get:movies"],
     "casting-director": [
-        "delete:actors", "get:actors", "get:movies", "patch:actors", "patch:movies", "post:actors",
+        "delete:actors", "get:actors", "get:history", "get:movies", "patch:actors", "patch:movies", "post:actors",
     ],
     "executive-producer": [
-        "delete:actors", "delete:movies", "get:actors", "get:movies",
+        "delete:actors", "delete:movies", "get:actors", "get:history", "get:movies",
         "patch:actors", "patch:movies", "post:actors", "post:movies",
     ],
 }

@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+import history
 import idempotency
 import openapi
 from auth import ROLE_PERMISSIONS
@@ -100,3 +101,10 @@ def register(app: Flask) -> None:
         if older_than_hours is not None:
             before = dt.datetime.now(dt.UTC) - dt.timedelta(hours=older_than_hours)
         click.echo(f"deleted {idempotency.purge(before)} idempotency keys")
+
+    @app.cli.command("purge-history")
+    @click.option("--before", "before", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+                  help="Delete the entries made before this date (YYYY-MM-DD, UTC).")
+    def purge_history(before: dt.datetime):
+        """Delete history entries older than a date, for deployments that must not keep them longer."""
+        click.echo(f"deleted {history.purge(before.replace(tzinfo=dt.UTC))} history entries")

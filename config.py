@@ -122,8 +122,10 @@ def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
 
 
 def engine_options(url: str, connect_timeout: int, statement_timeout_ms: int) -> dict:
-    """Pool settings that notice a dead database fast and recover by themselves when it returns."""
-    options: dict = {"pool_pre_ping": True}
+    """Pool settings that notice a dead database fast and recover by themselves when it returns. (No
+    pre-ping on every checkout: transactions.py pings a connection that sat idle, and retries a request
+    whose connection broke under it.)"""
+    options: dict = {}
     if url.startswith("postgresql"):
         options.update(
             pool_timeout=5,

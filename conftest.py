@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 import auth
 import config
 from app import create_app
-from models import Actor, Movie, db, idempotency_keys, movie_actors
+from models import Actor, Movie, db, history, idempotency_keys, movie_actors
 
 # The tests decide the configuration; nothing from the developer's shell leaks in.
 APP_SETTINGS = ("DATABASE_URL", "AUTH0_DOMAIN", "API_AUDIENCE", "JWKS_URL", "TOKEN_ISSUER", "APP_ENV", "DYNO",
@@ -97,11 +97,14 @@ def app(_schema):
     yield _schema
     with _schema.app_context():
         if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("TRUNCATE movie_actors, movies, actors, idempotency_keys RESTART IDENTITY CASCADE"))
+            db.session.execute(text("TRUNCATE movie_actors, movies, actors, idempotency_keys, history "
+                                    "RESTART IDENTITY CASCADE"))
         else:
             # SQLite reuses ids from max(id) + 1, so emptying the tables resets them too.
-            for table in (movie_actors, Movie.__table__, Actor.__table__, idempotency_keys):
+            for table in (movie_actors, Movie.__table__, Actor.__table__, idempotency_keys, history):
                 db.session.execute(table.delete())
+            # AUTOINCREMENT (migration 0005) remembers the highest id ever given: forget it too.
+            db.session.execute(text("DELETE FROM sqlite_sequence"))
         db.session.commit()
         db.session.remove()
 

@@ -60,7 +60,8 @@ RETRYABLE_SQLSTATES = {
 
 def database_failure(exc: BaseException) -> str | None:
     """What a database error means: "retry" (a race: nothing was written), "disconnect" (the connection
-    broke), "timeout" (the statement timeout), "unavailable" (no connection), or None (a bug)."""
+    broke), "timeout" (the statement timeout), "unavailable" (no connection, or no room for one), or None
+    (anything else is a bug in the statement, and a 500)."""
     if not isinstance(exc, DBAPIError):
         return None
     if exc.connection_invalidated:
@@ -70,11 +71,20 @@ def database_failure(exc: BaseException) -> str | None:
         return "retry"
     if code == "57014":  # query_canceled
         return "timeout"
-    if code and code.startswith("08"):  # connection_exception
+    if code and code[:2] in ("08", "57"):  # connection_exception; operator_intervention (a terminated backend)
         return "disconnect"
-    if "database is locked" in str(exc.orig):  # SQLite: another writer held the file past the busy timeout
-        return "retry"
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    if code and code[:2] == "53":  # insufficient_resources: too many connections, out of memory or disk
+        return "unavailable"
+    if code:
+        return None
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        message = str(exc.orig)
+        if "is locked" in message:  # another writer held the file past the busy timeout
+            return "retry"
+        if "unable to open" in message or "disk I/O error" in message:
+            return "unavailable"
+        return None  # no such table, a syntax error...: a bug
+    if isinstance(exc, (OperationalError, InterfaceError)):  # the driver's own: no connection to speak of
         return "unavailable"
     return None
 

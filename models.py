@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Column,
@@ -93,10 +94,44 @@ idempotency_keys = Table(
 )
 
 
+HISTORY_ACTIONS = ("created", "updated", "deleted", "cast", "uncast", "restored")
+RECORD_TYPES = ("movie", "actor")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
+# Every change made through the API, written in the same transaction as the change (history.py). No
+# foreign key to the record: its history outlives it.
+history = Table(
+    "history",
+    Base.metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),  # SQLite: the rowid
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("action", String(16), CheckConstraint(_one_of("action", HISTORY_ACTIONS), name="action"), nullable=False),
+    Column("record_type", String(8), CheckConstraint(_one_of("record_type", RECORD_TYPES), name="record_type"),
+           nullable=False),
+    Column("record_id", Integer, nullable=False),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Column("request_id", String(128), nullable=False),
+    Index("ix_history_record", "record_type", "record_id", "id"),
+    Index("ix_history_subject", "subject", "id"),
+    Index("ix_history_at", "at"),
+)
+
+# SQLite would otherwise give the id of the newest record, once deleted, to the next one: a restored
+# record's id must never have been handed to another (PostgreSQL's sequences never reuse one).
+_NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 class Movie(db.Model):
     __tablename__ = "movies"
     __table_args__ = (
         CheckConstraint(f"length(title) BETWEEN 1 AND {TITLE_MAX}", name="title_length"),
+        _NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -117,6 +152,7 @@ class Actor(db.Model):
         CheckConstraint(f"length(name) BETWEEN 1 AND {NAME_MAX}", name="name_length"),
         CheckConstraint(f"length(gender) BETWEEN 1 AND {GENDER_MAX}", name="gender_length"),
         CheckConstraint(f"age BETWEEN {AGE_MIN} AND {AGE_MAX}", name="age_range"),
+        _NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -17,7 +17,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from errors import STATUS_MESSAGES
 from middleware import REQUEST_ID_PATTERN
-from schemas import EXAMPLE_REQUEST_ID, ErrorBody
+from schemas import EXAMPLE_REQUEST_ID, Deleted, ErrorBody
 
 TITLE = "Casting Agency API"
 VERSION = "1.0.0"
@@ -31,6 +31,7 @@ CONTACT = {"name": "Casting Agency API team"}
 TAGS = {
     "movies": "Movies with their cast, and casting an actor in a movie or removing them",
     "actors": "Actors with the movies they are cast in",
+    "history": "Every change made through the API: who, when, before and after",
     "health": "Liveness: the process answers (public, no database involved)",
     "ready": "Readiness: the database answers (public)",
 }
@@ -42,10 +43,16 @@ ERROR_DESCRIPTIONS = {
     403: "A valid token without the required permission",
     404: "No such record",
     405: "This path does not take the request's method; `Allow` lists the methods it does",
-    409: "The request lost a race against a concurrent change; nothing was written",
+    304: "Not modified: `If-None-Match` names the current representation (no body)",
+    409: "A concurrent change the server could not serialize, or a request with this `Idempotency-Key` still "
+         "in progress; nothing was written: retry",
     413: "The body is larger than 64 KiB",
     415: "The body is not application/json, or is sent with a Content-Encoding other than identity",
-    422: "Well-formed JSON that breaks a validation rule; `details` names each field",
+    412: "`If-Match` does not name the record's current ETag (the `ETag` header has it): someone changed the "
+         "record since you read it, and nothing was written",
+    422: "Well-formed JSON that breaks a validation rule, or an `Idempotency-Key` already used for another "
+         "request; `details` names each field (or the header)",
+    428: "This deployment requires `If-Match` on changes (`REQUIRE_IF_MATCH=true`)",
     429: "Rate limit exceeded",
     500: "Unexpected server error (logged; the message is generic)",
     503: "The database or the token issuer's key set cannot be reached",
@@ -75,13 +82,50 @@ HEADERS = {
     "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}},
     "WWW-Authenticate": {"description": "The bearer challenge (RFC 6750)", "schema": {"type": "string"}},
     "Allow": {"description": "The methods this path takes", "schema": {"type": "string"}},
+    "ETag": {
+        "description": "The representation's strong validator: send it back in `If-None-Match` to revalidate "
+                       "(304) and in `If-Match` to change the record only if nobody else has since (412)",
+        "required": True,
+        "schema": {"type": "string", "pattern": '^"[!#-~]*"$'},
+    },
+    "Link": {
+        "description": "RFC 8288 links to the adjacent pages of a list: `<...&cursor=...>; rel=\"next\"` and "
+                       "`rel=\"prev\"` (the same as `next_cursor` and `prev_cursor`); absent when there are none",
+        "schema": {"type": "string"},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the kept outcome of an earlier request with the same "
+                       "`Idempotency-Key` (nothing was written this time)",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
     "Accept-Encoding": {"description": "The content codings a request body may have (RFC 7694): identity only, "
                                        "never compressed", "required": True,
                         "schema": {"type": "string", "enum": ["identity"]}},
 }
+# Request headers of conditional reads and safe writes.
+IF_NONE_MATCH = {
+    "name": "If-None-Match", "in": "header", "required": False,
+    "description": "ETags of representations you hold (or `*`): when one is current the answer is a 304",
+    "schema": {"type": "string"},
+}
+IF_MATCH = {
+    "name": "If-Match", "in": "header", "required": False,
+    "description": "The record's ETag from your last read (or `*`): the change happens only if it is still "
+                   "current, else 412. A movie's ETag guards its castings. Required (428) where the deployment "
+                   "sets `REQUIRE_IF_MATCH=true`.",
+    "schema": {"type": "string"},
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Any unique string per intended change (a UUID, say): a retry with the same key, method, "
+                   "path and body is answered from the first outcome for 24 hours and writes nothing; the same "
+                   "key for another request is a 422",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+               "pattern": r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$"},
+}
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-ERROR_HEADERS = {401: ("WWW-Authenticate",), 403: ("WWW-Authenticate",), 405: ("Allow",), 415: ("Accept-Encoding",),
-                 429: ("Retry-After",), 503: ("Retry-After",)}
+ERROR_HEADERS = {304: ("ETag",), 401: ("WWW-Authenticate",), 403: ("WWW-Authenticate",), 405: ("Allow",),
+                 412: ("ETag",), 415: ("Accept-Encoding",), 429: ("Retry-After",), 503: ("Retry-After",)}
 REQUEST_BODY = ("A JSON object in UTF-8 (a leading UTF-8 byte order mark is ignored; UTF-16 and UTF-32 are a 400), "
                 "each key at most once (a repeated key is a 400), sent without Content-Encoding (anything but "
                 "identity is a 415).")
@@ -89,6 +133,9 @@ HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH"})
 # Every guarded operation can answer these, whatever it does.
 COMMON_ERRORS = (401, 403, 429, 500, 503)
 BODY_ERRORS = (400, 409, 413, 415, 422)
+# What any write can answer besides (safe writes: transactions.safe_write), and changes to existing records.
+WRITE_ERRORS = (400, 409, 422)
+CONDITIONAL_WRITE_ERRORS = (412, 428)
 
 
 def operation(response: type[BaseModel], *, status: int = 200, query: type[BaseModel] | None = None,
@@ -162,24 +209,36 @@ _QUERY_HELP = {
 }
 
 
-def _error_example(status: int, spec: dict, path: str, permission: str | None, allowed: frozenset[str]) -> dict:
+def _error_example(status: int, spec: dict, path: str, method: str, permission: str | None,
+                   allowed: frozenset[str]) -> dict:
     """The error body this operation gives for `status`, as the app words it."""
     example: dict = {"success": False, "error": status}
     if status == 400 and spec["query"]:
         example["message"] = "page must be greater than or equal to 1"
         example["details"] = {"page": ["must be greater than or equal to 1"]}
-    elif status == 400:
-        example["message"] = "request body is not valid JSON" if spec["body"] else "this endpoint takes no request body"
+    elif status == 400 and spec["body"]:
+        example["message"] = "request body is not valid JSON"
     elif status == 403:
         example["message"] = f"token lacks the {permission} permission"
     elif status == 404:
         example["message"] = f"{re.findall(r'{([a-z]+)_id}', path)[0]} not found"
     elif status == 405:
         example["message"] = f"method {min(HTTP_METHODS - allowed)} not allowed here"
-    elif status == 422:
+    elif status == 400 and not spec["body"] and method != "GET":
+        example["message"] = "this endpoint takes no request body"
+    elif status == 412:
+        example["message"] = ("the record has changed since you read it (If-Match does not match its ETag); "
+                              "nothing was written")
+    elif status == 428:
+        example["message"] = "this API requires If-Match on changes: send the ETag of the record you read"
+    elif status == 422 and spec["body"]:
         field = next(iter(spec["body"].model_fields))  # a title or a name
         example["message"] = f"{field} must not be empty"
         example["details"] = {field: ["must not be empty"]}
+    elif status == 422:
+        problem = "was used for another request (method, path or body); send a new key for a new request"
+        example["message"] = f"this Idempotency-Key {problem}"
+        example["details"] = {"Idempotency-Key": [problem]}
     else:
         example["message"] = STATUS_MESSAGES[status]
     if status >= 500:
@@ -187,7 +246,7 @@ def _error_example(status: int, spec: dict, path: str, permission: str | None, a
     return example
 
 
-def _headers(status: int, *, rate_limited: bool) -> dict:
+def _headers(status: int, *, rate_limited: bool, success: tuple[str, ...] = ()) -> dict:
     """The headers a response with this status carries: its request id always, the rate limit's on a rate
     limited operation (a 405 is answered before the limiter runs), and the status's own."""
     names = ["X-Request-ID"]
@@ -195,11 +254,14 @@ def _headers(status: int, *, rate_limited: bool) -> dict:
         names += RATE_LIMIT_HEADERS
     if status == 201:
         names.append("Location")
+    names += success if status < 300 else ()
     names += ERROR_HEADERS.get(status, ())
     return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
-def _error_response(status: int, example: dict, *, rate_limited: bool) -> dict:
+def _error_response(status: int, example: dict | None, *, rate_limited: bool) -> dict:
+    if status == 304:
+        return {"description": ERROR_DESCRIPTIONS[304], "headers": _headers(304, rate_limited=rate_limited)}
     return {
         "description": ERROR_DESCRIPTIONS[status],
         "headers": _headers(status, rate_limited=rate_limited),
@@ -233,8 +295,8 @@ def build(app: Flask) -> dict:
     for rule, view in sorted(described, key=lambda item: item[0].rule):
         path = _path(rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(rule, view, path, allowed[rule.rule],
-                                                                    public_reads=app.config.get("PUBLIC_READS", False))
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                rule, view, path, method, allowed[rule.rule], public_reads=app.config.get("PUBLIC_READS", False))
     _add_links(paths, described)
     tags = {operation_spec["tags"][0] for operations in paths.values() for operation_spec in operations.values()}
     return {
@@ -274,7 +336,7 @@ def _add_links(paths: dict, described: list) -> None:
             }
 
 
-def _operation(rule, view, path: str, allowed: frozenset[str], *, public_reads: bool = False) -> dict:
+def _operation(rule, view, path: str, method: str, allowed: frozenset[str], *, public_reads: bool = False) -> dict:
     spec = view.openapi
     summary, _, description = (view.__doc__ or "").strip().partition("\n")
     operation_spec: dict = {"operationId": rule.endpoint.rsplit(".", 1)[-1], "summary": summary.strip(),
@@ -289,6 +351,17 @@ def _operation(rule, view, path: str, allowed: frozenset[str], *, public_reads: 
     ]
     if spec["query"]:
         parameters += _query_parameters(spec["query"])
+    # Conditional reads of records and lists, and safe writes (transactions.safe_write): their headers.
+    permission = getattr(view, "required_permission", None)
+    safe_write = getattr(view, "safe_write", False)
+    conditional_read = method == "GET" and permission is not None
+    conditional_write = safe_write and method != "POST"
+    if conditional_read:
+        parameters.append(IF_NONE_MATCH)
+    if conditional_write:
+        parameters.append(IF_MATCH)
+    if safe_write:
+        parameters.append(IDEMPOTENCY_KEY)
     if parameters:
         operation_spec["parameters"] = parameters
     if spec["body"]:
@@ -297,11 +370,14 @@ def _operation(rule, view, path: str, allowed: frozenset[str], *, public_reads: 
             "required": True,
             "content": {"application/json": {"schema": {"$ref": REF.format(model=spec["body"].__name__)}}},
         }
-    permission = getattr(view, "required_permission", None)
     rate_limited = permission is not None  # requires_auth applies the rate limits
+    # Every record and list answer has an ETag; a delete's answer is neither.
+    success_headers = ("ETag",) if permission and spec["response"] is not Deleted else ()
+    success_headers += ("Link",) if "next_cursor" in spec["response"].model_fields else ()
+    success_headers += ("Idempotent-Replayed",) if safe_write else ()
     success = {
         "description": "Success",
-        "headers": _headers(spec["status"], rate_limited=rate_limited),
+        "headers": _headers(spec["status"], rate_limited=rate_limited, success=success_headers),
         "content": {"application/json": {"schema": {"$ref": REF.format(model=spec["response"].__name__)}}},
     }
     responses = {str(spec["status"]): success}
@@ -323,13 +399,19 @@ def _operation(rule, view, path: str, allowed: frozenset[str], *, public_reads: 
     operation_spec["description"] = (operation_spec.get("description", "") + "\n\n" + requirement).strip()
     if spec["query"]:
         errors.add(400)
+    if conditional_read:
+        errors.add(304)
+    if safe_write:
+        errors |= set(WRITE_ERRORS)
+    if conditional_write:
+        errors |= set(CONDITIONAL_WRITE_ERRORS)
     if parameters and any(p["in"] == "path" for p in parameters):
         errors.add(404)
     if HTTP_METHODS - allowed:
         errors.add(405)
     for status in sorted(errors):
-        responses[str(status)] = _error_response(status, _error_example(status, spec, path, permission, allowed),
-                                                 rate_limited=rate_limited)
+        example = None if status == 304 else _error_example(status, spec, path, method, permission, allowed)
+        responses[str(status)] = _error_response(status, example, rate_limited=rate_limited)
     operation_spec["responses"] = responses
     return operation_spec
 

@@ -14,7 +14,6 @@ is a matter of counting rows, not a StaleDataError.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Column, delete, insert, select, update
 
@@ -40,6 +39,11 @@ class Side:
         return ACTOR if self is MOVIE else MOVIE
 
     @property
+    def embedded_by_other(self) -> str:
+        """This side's name in the other side's records, and as a list: "movies" / "actors"."""
+        return self.other.embedded
+
+    @property
     def label(self) -> str:
         """The field that names a record of this side in the other side's summaries."""
         return self.fields[0]
@@ -53,6 +57,14 @@ ACTOR = Side("actor", Actor, ("name", "age", "gender"), movie_actors.c.actor_id,
 
 def read(side: Side, record_id: int) -> dict | None:
     """The record as the API shows it, with the other side's summaries by id, in one statement; None if absent."""
+    return read_many(side, [record_id]).get(record_id)
+
+
+def read_many(side: Side, ids) -> dict[int, dict]:
+    """Records of `side` as the API shows them, by id, in one statement (those of `ids` that exist)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
     other = side.other.model
     rows = db.session.execute(
         select(side.model.id, *(getattr(side.model, f) for f in side.fields), other.id,
@@ -60,18 +72,21 @@ def read(side: Side, record_id: int) -> dict | None:
         .select_from(side.model)
         .outerjoin(movie_actors, side.own_fk == side.model.id)
         .outerjoin(other, other.id == side.other_fk)
-        .where(side.model.id == record_id)
-        .order_by(other.id)
+        .where(side.model.id.in_(ids))
+        .order_by(side.model.id, other.id)
     ).all()
-    if not rows:
-        return None
-    first = rows[0]
-    record: dict[str, Any] = {"id": first[0]}
-    for index, field in enumerate(side.fields, start=1):
-        value = first[index]
-        record[field] = value.isoformat() if field == "release_date" else value
-    record[side.embedded] = [{"id": row[-2], side.other.label: row[-1]} for row in rows if row[-2] is not None]
-    return record
+    found: dict[int, dict] = {}
+    for row in rows:
+        record = found.get(row[0])
+        if record is None:
+            record = found[row[0]] = {"id": row[0]}
+            for index, field in enumerate(side.fields, start=1):
+                value = row[index]
+                record[field] = value.isoformat() if field == "release_date" else value
+            record[side.embedded] = []
+        if row[-2] is not None:
+            record[side.embedded].append({"id": row[-2], side.other.label: row[-1]})
+    return found
 
 
 def cast_ids(side: Side, record_id: int) -> list[int]:
@@ -130,8 +145,11 @@ def require_existing(side: Side, ids: list[int], found: set[int], field: str) ->
         raise ApiError(422, f"{field} {message}", {field: [message]})
 
 
-def create(side: Side, fields: dict, others: list[int]) -> int:
-    """Insert a record cast with `others` (locked, checked to exist, by the caller); its id."""
+def create(side: Side, fields: dict, others: list[int], record_id: int | None = None) -> int:
+    """Insert a record cast with `others` (locked, checked to exist, by the caller), with `record_id` when
+    it is given (a restore); its id."""
+    if record_id is not None:
+        fields = {**fields, "id": record_id}
     record_id = db.session.execute(insert(side.model).values(**fields).returning(side.model.id)).scalar_one()
     if others:
         db.session.execute(insert(movie_actors), [{side.own_fk.name: record_id, side.other_fk.name: other}

@@ -358,11 +358,22 @@ MovieSort = _sort_keys("MovieSort", "movies", "id", "title", "release_date")
 ActorSort = _sort_keys("ActorSort", "actors", "id", "name", "age")
 
 
+Cursor = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,1024}$"),
+    WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,1024}$",
+                    "description": "`next_cursor` or `prev_cursor` of an answer for the same list (same "
+                                   "filters, sort and per_page): the adjacent page, at the cost of the first one; "
+                                   "not with `page`"}),
+]
+
+
 class _ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     page: Page = 1
     per_page: PerPage = 20
+    cursor: Cursor | None = None
     q: Search | None = None
 
 
@@ -385,6 +396,63 @@ class MovieCastQuery(_ListQuery):
     gender: Gender | None = None
     min_age: QueryAge | None = None
     max_age: QueryAge | None = None
+
+
+# ASCII digits ([0-9]): Python's \d also takes other scripts' digits, which ECMA-262's (the document's) does not.
+_INSTANT = re.compile(r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+                      r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})")
+
+
+def _instant(value: Any) -> dt.datetime:
+    """An ISO 8601 / RFC 3339 instant: a date, a time and its offset from UTC (`Z` or `+hh:mm`)."""
+    if not isinstance(value, str) or not _INSTANT.fullmatch(value):
+        raise PydanticCustomError("instant", "must be an instant such as 2026-11-28T13:05:09Z (with its time zone)")
+    text = value.upper().replace(" ", "T")
+    if text[17:19] == "60":  # a leap second (RFC 3339 allows it; Python does not)
+        text = text[:17] + "59" + text[19:]
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise PydanticCustomError("instant", "must be a real date and time") from None
+    # In UTC (PostgreSQL takes offsets up to 15:59 only; RFC 3339 allows 23:59), kept within Python's years.
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        return (dt.datetime.min if moment.year == dt.MINYEAR else dt.datetime.max).replace(tzinfo=dt.UTC)
+
+
+Instant = Annotated[
+    dt.datetime,
+    BeforeValidator(_instant),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": f"^{_INSTANT.pattern}$"}),
+]
+HistoryAction = Literal["created", "updated", "deleted", "cast", "uncast", "restored"]
+Subject = Annotated[
+    str,
+    BeforeValidator(_storable),
+    StringConstraints(min_length=1, max_length=255),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[^\x00]*$"}),
+]
+
+
+class RecordHistoryQuery(BaseModel):
+    """The parameters of one record's history (GET /movies/{id}/history, GET /actors/{id}/history)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: Page = 1
+    per_page: PerPage = 20
+    cursor: Cursor | None = None
+    action: HistoryAction | None = Field(default=None, description="Only entries of this action")
+    subject: Subject | None = Field(default=None, description="Only changes made by this token subject")
+    since: Instant | None = Field(default=None, description="Only entries at or after this instant")
+    until: Instant | None = Field(default=None, description="Only entries at or before this instant")
+
+
+class HistoryQuery(RecordHistoryQuery):
+    """The parameters of GET /history."""
+
+    type: Literal["movie", "actor"] | None = Field(default=None, description="Only entries about movies, or actors")
 
 
 class ActorListQuery(MovieCastQuery):
@@ -472,16 +540,21 @@ class _Pagination(_Envelope):
     total: int = Field(ge=0, description="matching records in all pages")
     page: int = Field(ge=1)
     per_page: int = Field(ge=1, le=100)
+    next_cursor: str | None = Field(description="the next page's `cursor` (the `Link` header's rel=next); null on "
+                                                "the last page")
+    prev_cursor: str | None = Field(description="the previous page's `cursor` (rel=prev); null on the first page")
 
 
 class MovieList(_Pagination):
-    model_config = _examples({"success": True, "movies": [MOVIE_EXAMPLE], "total": 1, "page": 1, "per_page": 20})
+    model_config = _examples({"success": True, "movies": [MOVIE_EXAMPLE], "total": 1, "page": 1, "per_page": 20,
+                                "next_cursor": None, "prev_cursor": None})
 
     movies: list[MoviePublic]
 
 
 class ActorList(_Pagination):
-    model_config = _examples({"success": True, "actors": [ACTOR_EXAMPLE], "total": 1, "page": 1, "per_page": 20})
+    model_config = _examples({"success": True, "actors": [ACTOR_EXAMPLE], "total": 1, "page": 1, "per_page": 20,
+                                "next_cursor": None, "prev_cursor": None})
 
     actors: list[ActorPublic]
 
@@ -490,6 +563,71 @@ class Deleted(_Envelope):
     model_config = _examples({"success": True, "deleted": 7})
 
     deleted: int = Field(description="the id of the deleted record")
+
+
+class MovieSnapshot(BaseModel):
+    """A movie as its history keeps it: its fields and its cast as ids."""
+
+    title: str
+    release_date: dt.date
+    actor_ids: list[int]
+
+
+class ActorSnapshot(BaseModel):
+    """An actor as their history keeps them: their fields and their movies as ids."""
+
+    name: str
+    age: int
+    gender: str
+    movie_ids: list[int]
+
+
+class RecordRef(BaseModel):
+    type: Literal["movie", "actor"]
+    id: int
+
+
+HISTORY_EXAMPLE = {
+    "id": 41, "at": "2026-11-28T13:05:09.123Z", "subject": "auth0|64f1c2a9e3b0c12d4e5f6a7b", "action": "updated",
+    "record": {"type": "movie", "id": 7},
+    "before": {"title": "Raids of the Ice", "release_date": "2017-04-29", "actor_ids": [2]},
+    "after": {"title": "Raids of the Ice II", "release_date": "2017-04-29", "actor_ids": [2]},
+    "request_id": EXAMPLE_REQUEST_ID,
+}
+
+
+class HistoryEntry(BaseModel):
+    model_config = _examples(HISTORY_EXAMPLE)
+
+    id: int
+    at: dt.datetime = Field(description="when the change was made, in UTC to the millisecond")
+    subject: str = Field(description="the `sub` of the token that made the change")
+    action: HistoryAction
+    record: RecordRef
+    before: MovieSnapshot | ActorSnapshot | None = Field(description="null for `created` and `restored`")
+    after: MovieSnapshot | ActorSnapshot | None = Field(description="null for `deleted`")
+    request_id: str = Field(description="the `X-Request-ID` of the request that made the change")
+
+
+class HistoryList(_Pagination):
+    model_config = _examples({"success": True, "history": [HISTORY_EXAMPLE], "total": 1, "page": 1, "per_page": 20,
+                                "next_cursor": None, "prev_cursor": None})
+
+    history: list[HistoryEntry] = Field(description="newest first")
+
+
+class MovieRestored(MovieEnvelope):
+    model_config = _examples({"success": True, "movie": MOVIE_EXAMPLE, "actors_not_restored": [5]})
+
+    actors_not_restored: list[int] = Field(
+        description="the actors the movie was cast with who have been deleted since: their castings stay gone")
+
+
+class ActorRestored(ActorEnvelope):
+    model_config = _examples({"success": True, "actor": ACTOR_EXAMPLE, "movies_not_restored": []})
+
+    movies_not_restored: list[int] = Field(
+        description="the movies the actor was cast in that have been deleted since: their castings stay gone")
 
 
 class Health(BaseModel):

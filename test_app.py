@@ -726,7 +726,7 @@ def test_unfiltered_totals_stay_exact_through_writes_and_deletes(api, app):
 def test_postgresql_list_path_matches_the_portable_one(app, catalogue, movies_query, actors_query):
     """On PostgreSQL lists are built by one SQL statement; it must say exactly what the row path says,
     and the connection it ran on in autocommit goes back to the pool as it was."""
-    import api as views
+    import listing
     from schemas import ActorListQuery, MovieListQuery
 
     def parse(schema, query):
@@ -736,32 +736,28 @@ def test_postgresql_list_path_matches_the_portable_one(app, catalogue, movies_qu
         if db.engine.dialect.name != "postgresql":
             pytest.skip("the single-statement path exists only on PostgreSQL")
     movies, actors = parse(MovieListQuery, movies_query), parse(ActorListQuery, actors_query)
-    for listing, params, values in (
-        (views.MOVIES, movies, views.movie_filters(movies, movies.actor_id)),
-        (views.ACTORS, actors, views.actor_filters(actors, actors.movie_id)),
-    ):
+    for kind, params, parent in ((listing.MOVIES, movies, movies.actor_id), (listing.ACTORS, actors, actors.movie_id)):
         with app.test_request_context():
-            body, version = views._page_postgresql(listing, values, params)
-            single = json.loads(body)
+            single = listing.read_page(kind, params, parent)
             used = db.session.connection().connection.dbapi_connection
             assert used.autocommit is True
         assert used.autocommit is False  # reset when the connection went back to the pool
         with app.test_request_context():
-            assert (single, version) == views._page_rows(listing, values, params)
-        assert single[listing.key] or params.page == 9 or "q=" in movies_query
+            assert single == listing.read_page(kind, params, parent, portable=True)
+        assert single[0][kind.key] or params.page == 9 or "q=" in movies_query
 
 
 @pytest.mark.parametrize("listing,path", [("movies", "/movies?q=ice"), ("actors", "/actors?q=pine")])
 def test_search_can_use_the_trigram_index_on_postgresql(app, api, catalogue, listing, path):
     """`q=` (ILIKE '%term%', escaped) is served by migration 0003's GIN trigram index, not a whole-table read."""
-    import api as views
+    import listing as lists
 
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("pg_trgm exists only on PostgreSQL")
     assert api("GET", path).json["total"] >= 1
     with app.test_request_context():
-        statement = views._page_statement(listing, "id", ("q",))
+        statement = lists.page_statement(listing, "id", ("q",))
         compiled = statement.compile(dialect=db.engine.dialect)
         connection = db.session.connection()
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")

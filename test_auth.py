@@ -36,9 +36,9 @@ from models import db
 
 HERE = Path(__file__).resolve().parent
 
-# The permission table of the contract (shared/API.md), written out independently of auth.ROLE_PERMISSIONS.
+# The permission table of docs/api.md, written out independently of auth.ROLE_PERMISSIONS.
 READS = {"get:movies", "get:actors"}
-DIRECTOR = READS | {"post:actors", "patch:actors", "delete:actors", "patch:movies"}
+DIRECTOR = READS | {"post:actors", "patch:actors", "delete:actors", "patch:movies", "get:history"}
 CONTRACT = {
     "casting-assistant": READS,
     "casting-director": DIRECTOR,
@@ -168,6 +168,11 @@ ENDPOINTS = [
     ("PATCH", "/actors/{actor}", "patch:actors", {"age": 46}, 200),
     ("DELETE", "/actors/{actor}", "delete:actors", None, 200),
     ("GET", "/actors/{actor}/movies", "get:movies", None, 200),
+    ("GET", "/history", "get:history", None, 200),
+    ("GET", "/movies/{movie}/history", "get:history", None, 200),
+    ("GET", "/actors/{actor}/history", "get:history", None, 200),
+    ("POST", "/movies/{deleted_movie}/restore", "delete:movies", None, 201),
+    ("POST", "/actors/{deleted_actor}/restore", "delete:actors", None, 201),
 ]
 GETS = [(method, path) for method, path, *_ in ENDPOINTS if method == "GET"]
 WRITES = [(method, path, body) for method, path, _, body, _ in ENDPOINTS if method != "GET"]
@@ -181,7 +186,13 @@ def rows(client, producer) -> dict:
     movie = client.post("/movies", headers=producer, json={
         "title": "Raids of the Ice", "release_date": "2017-04-29", "actor_ids": [actor.json["actor"]["id"]]})
     assert movie.status_code == 201, movie.json
-    return {"movie": movie.json["movie"]["id"], "actor": actor.json["actor"]["id"]}
+    deleted = {}
+    for kind, body in (("movie", {"title": "Gone", "release_date": "2001-01-01"}),
+                       ("actor", {"name": "Gone", "age": 1, "gender": "f"})):
+        made = client.post(f"/{kind}s", headers=producer, json=body).json[kind]["id"]
+        assert client.delete(f"/{kind}s/{made}", headers=producer).status_code == 200
+        deleted[f"deleted_{kind}"] = made
+    return {"movie": movie.json["movie"]["id"], "actor": actor.json["actor"]["id"], **deleted}
 
 
 def catalogue(client, producer, rows) -> tuple:
@@ -221,7 +232,7 @@ def test_matrix_covers_every_guarded_route(app):
         if getattr(app.view_functions[rule.endpoint], "required_permission", None):
             path = re.sub(r"<id:(movie|actor)_id>", r"{\1}", rule.rule)
             guarded |= {(method, path) for method in rule.methods - {"HEAD", "OPTIONS"}}
-    assert guarded == {(method, path) for method, path, *_ in ENDPOINTS}
+    assert guarded == {(method, path.replace("deleted_", "")) for method, path, *_ in ENDPOINTS}
 
 
 @pytest.mark.parametrize("path", ["/health", "/ready"])

@@ -60,7 +60,7 @@ def strings(value) -> list[str]:
 
 def test_collection_is_postman_v2_1_with_a_folder_per_role(collection):
     assert collection["info"]["schema"] == "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
-    assert [folder["name"] for folder in collection["item"]] == ["Setup", *ROLE_FOLDERS, "Cleanup"]
+    assert [folder["name"] for folder in collection["item"]] == ["Setup", *ROLE_FOLDERS, "Safe writes", "Cleanup"]
     auth = {folder["name"]: folder["auth"] for folder in collection["item"]}
     assert auth["No token"] == {"type": "noauth"}
     for role, variable in [("Casting Assistant", "assistant_token"), ("Casting Director", "director_token"),
@@ -72,12 +72,38 @@ def test_collection_is_postman_v2_1_with_a_folder_per_role(collection):
 def test_every_role_folder_covers_every_operation_of_the_document(collection, document):
     documented = {(method.upper(), re.sub(r"{[^}]+}", "{}", path))
                   for path, operations in document["paths"].items() for method in operations}
-    assert len(documented) == 16
+    assert len(documented) == 21
     for folder in collection["item"]:
         if folder["name"] in ROLE_FOLDERS:
             covered = {operation(request) for request in requests_in(folder)}
             assert documented - covered == set(), f"{folder['name']} misses these operations"
             assert {request["url"]["host"][0] for request in requests_in(folder)} == {"{{base_url}}"}
+
+
+def test_safe_writes_folder_shows_a_replay_and_a_lost_update_refused(collection):
+    folder = next(folder for folder in collection["item"] if folder["name"] == "Safe writes")
+    items = folder["item"]
+
+    def sent(item, header):
+        return next((h["value"] for h in item["request"]["header"] if h["key"] == header), None)
+
+    def script(item):
+        tests = [event for event in item["event"] if event["listen"] == "test"]
+        return "\n".join(line for event in tests for line in event["script"]["exec"])
+
+    first, retry, other_body = items[0], items[1], items[2]
+    assert operation(first["request"]) == operation(retry["request"]) == ("POST", "/actors")
+    assert sent(first, "Idempotency-Key") == sent(retry, "Idempotency-Key") == sent(other_body, "Idempotency-Key")
+    assert first["request"]["body"]["raw"] == retry["request"]["body"]["raw"] != other_body["request"]["body"]["raw"]
+    assert "Idempotent-Replayed" in script(retry) and "status(422)" in script(other_body)
+    refused = next(item for item in items if "412" in item["name"])
+    winner = items[items.index(refused) - 1]
+    assert operation(refused["request"]) == operation(winner["request"]) == ("PATCH", "/actors/{}")
+    assert sent(refused, "If-Match") == sent(winner, "If-Match") == "{{safe_actor_etag}}"
+    assert "status(412)" in script(refused) and "status(304)" in "".join(script(item) for item in items)
+    # The collection-wide envelope check leaves the body-less 304 alone.
+    envelope = "\n".join(next(e for e in collection["event"] if e["listen"] == "test")["script"]["exec"])
+    assert "code !== 304" in envelope
 
 
 def test_no_token_folder_fetches_the_document_and_the_docs(collection):

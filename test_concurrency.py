@@ -114,21 +114,16 @@ def test_colliding_castings_answer_200_or_409_and_the_last_answers_are_the_final
 # --- killed connections ----------------------------------------------------------------------------------------
 
 
-def test_killed_connections_lose_no_acknowledged_create_and_duplicate_none(
-        database, pg, fleet, local_pem, local_issuer):
-    """While every connection of the app is terminated every 0.3 s (`pg_terminate_backend`, by the app's
-    own role), 8 clients create actors for 8 s, each sending an Idempotency-Key and retrying it until
-    a 2xx. Every answer is JSON, none is a 5xx while the database is up, every acknowledged actor exists
-    exactly once, no name is stored twice, and the access log has the status each client got."""
-    server = fleet.gunicorn("faults", DATABASE_URL=database, LOCAL_ISSUER_PRIVATE_KEY=local_pem, **SERVER)
-    token = local_issuer.mint("casting-director", sub=f"faults|{uuid.uuid4().hex}")
+def kill_connections_every(seconds: float, pg, database: str):
+    """A thread terminating every connection of the app (`application_name`) to `database` each `seconds`,
+    as the app's own role may; returns (stop event, kills per round, the thread)."""
     stop = threading.Event()
     kills: list[int] = []
 
     def killer() -> None:
         engine = pg.engine_for(database)
         try:
-            while not stop.wait(0.3):
+            while not stop.wait(seconds):
                 with engine.connect() as conn:
                     killed = conn.scalar(text(
                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -139,6 +134,53 @@ def test_killed_connections_lose_no_acknowledged_create_and_duplicate_none(
         finally:
             engine.dispose()
 
+    watcher = threading.Thread(target=killer, daemon=True)
+    watcher.start()
+    return stop, kills, watcher
+
+
+def test_killed_connections_never_fail_a_read(database, pg, fleet, local_pem, local_issuer):
+    """Reads while the app's connections are terminated every 0.3 s: a broken connection is replaced and
+    the read runs again, so every answer is a 200 (the database is up)."""
+    server = fleet.gunicorn("read-faults", DATABASE_URL=database, LOCAL_ISSUER_PRIVATE_KEY=local_pem, **SERVER)
+    token = local_issuer.mint("casting-director", sub=f"reads|{uuid.uuid4().hex}")
+    with requests.Session() as setup:
+        actor = call(setup, server.url, "POST", "/actors", token, json={"name": "Read", "age": 30, "gender": "f"})
+        actor_id = actor.json()["actor"]["id"]
+    paths = ["/actors", f"/actors/{actor_id}", f"/actors/{actor_id}/movies", "/movies", "/history", "/ready"]
+    stop, kills, watcher = kill_connections_every(0.3, pg, database)
+    deadline = time.monotonic() + 6
+    statuses: Counter = Counter()
+
+    def client(number: int) -> None:
+        with requests.Session() as session:
+            for i in range(10_000):
+                if time.monotonic() > deadline:
+                    return
+                response = call(session, server.url, "GET", paths[(number + i) % len(paths)], token)
+                statuses[response.status_code] += 1
+
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            for future in [pool.submit(client, n) for n in range(6)]:
+                future.result(timeout=60)
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    print(f"\nread faults: {sum(kills)} connections killed; answers {dict(statuses)}")
+    assert sum(kills) > 0
+    assert set(statuses) == {200}, statuses
+
+
+def test_killed_connections_lose_no_acknowledged_create_and_duplicate_none(
+        database, pg, fleet, local_pem, local_issuer):
+    """While every connection of the app is terminated every 0.3 s (`pg_terminate_backend`, by the app's
+    own role), 8 clients create actors for 8 s, each sending an Idempotency-Key and retrying it until
+    a 2xx. Every answer is JSON, none is a 5xx while the database is up, every acknowledged actor exists
+    exactly once, no name is stored twice, and the access log has the status each client got."""
+    server = fleet.gunicorn("faults", DATABASE_URL=database, LOCAL_ISSUER_PRIVATE_KEY=local_pem, **SERVER)
+    token = local_issuer.mint("casting-director", sub=f"faults|{uuid.uuid4().hex}")
+    stop, kills, watcher = kill_connections_every(0.3, pg, database)
     deadline = time.monotonic() + 8
     outcomes: list[tuple[str, int, bool, bool]] = []  # name, status, JSON?, replayed?
     acknowledged: dict[str, int] = {}
@@ -166,8 +208,6 @@ def test_killed_connections_lose_no_acknowledged_create_and_duplicate_none(
                         break
                     time.sleep(0.05)
 
-    watcher = threading.Thread(target=killer, daemon=True)
-    watcher.start()
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
             for future in [pool.submit(client, n) for n in range(8)]:

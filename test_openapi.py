@@ -80,6 +80,10 @@ def test_every_route_of_the_contract_is_documented_with_its_permission(app):
         ("GET", "/actors"): "get:actors", ("POST", "/actors"): "post:actors",
         ("GET", "/actors/{actor_id}"): "get:actors", ("PATCH", "/actors/{actor_id}"): "patch:actors",
         ("DELETE", "/actors/{actor_id}"): "delete:actors", ("GET", "/actors/{actor_id}/movies"): "get:movies",
+        ("GET", "/history"): "get:history", ("GET", "/movies/{movie_id}/history"): "get:history",
+        ("GET", "/actors/{actor_id}/history"): "get:history",
+        ("POST", "/movies/{movie_id}/restore"): "delete:movies",
+        ("POST", "/actors/{actor_id}/restore"): "delete:actors",
         ("GET", "/health"): None, ("GET", "/ready"): None,
     }
     assert set(operations) == set(expected)
@@ -95,8 +99,8 @@ def test_every_route_of_the_contract_is_documented_with_its_permission(app):
     assert operations["POST", "/movies"]["responses"]["201"]["headers"]["Location"]
     assert "404" in operations["GET", "/movies/{movie_id}"]["responses"]
     assert "400" in operations["GET", "/actors"]["responses"]
-    assert {"gender", "min_age", "max_age", "movie_id", "page", "per_page", "q", "sort"} == {
-        p["name"] for p in operations["GET", "/actors"]["parameters"]}
+    assert {"gender", "min_age", "max_age", "movie_id", "page", "per_page", "cursor", "q", "sort"} == {
+        p["name"] for p in operations["GET", "/actors"]["parameters"] if p["in"] == "query"}
     assert operations["POST", "/movies"]["responses"]["201"]["links"]["get_movie"]["parameters"] == {
         "movie_id": "$response.body#/movie/id"}
     # After a casting, stateful testing can uncast the same pair.
@@ -380,7 +384,8 @@ def test_public_operations_say_so_and_others_name_their_token(make_app):
 def test_envelopes_require_success_and_no_property_has_a_title(app):
     schemas_ = openapi.build(app)["components"]["schemas"]
     with_success = [name for name, schema in schemas_.items() if "success" in schema.get("properties", {})]
-    assert set(with_success) == {"MovieEnvelope", "ActorEnvelope", "MovieList", "ActorList", "Deleted", "ErrorBody"}
+    assert set(with_success) == {"MovieEnvelope", "ActorEnvelope", "MovieList", "ActorList", "Deleted", "ErrorBody",
+                                 "HistoryList", "MovieRestored", "ActorRestored"}
     for name in with_success:
         assert "success" in schemas_[name]["required"], name
         assert "default" not in schemas_[name]["properties"]["success"], name
@@ -395,7 +400,8 @@ def test_every_201_has_a_required_location(app):
     assert document["components"]["headers"]["Location"]["required"] is True
     created = [(path, method) for path, operations in document["paths"].items()
                for method, operation in operations.items() if "201" in operation["responses"]]
-    assert created == [("/actors", "post"), ("/movies", "post")]
+    assert created == [("/actors", "post"), ("/actors/{actor_id}/restore", "post"), ("/movies", "post"),
+                       ("/movies/{movie_id}/restore", "post")]
     for path, method in created:
         headers = document["paths"][path][method]["responses"]["201"]["headers"]
         assert headers["Location"] == {"$ref": "#/components/headers/Location"}
@@ -491,7 +497,7 @@ def test_docs_render_in_chromium_with_no_network(chromium, live_server, issuer):
         page.route("**/*", only_local)
         page.goto(f"{live_server}/docs")
         page.wait_for_selector(".opblock", timeout=20_000)
-        assert page.locator(".opblock").count() == 16
+        assert page.locator(".opblock").count() == 21
         assert page.locator("button.authorize").count() == 1
 
         # Authorize with a pasted token, then "Try it out" -> Execute on GET /movies.
@@ -523,3 +529,35 @@ def test_docs_render_in_chromium_with_no_network(chromium, live_server, issuer):
     finally:
         context.close()
     assert outside == []
+
+
+def test_conditional_requests_and_safe_writes_are_documented(app):
+    """ETags and 304 on reads; If-Match, 412 and 428 on changes; Idempotency-Key, its replay header, 400,
+    409 and 422 on every write."""
+    document = openapi.build(app)
+    operations = {(m.upper(), p): op for p, ops in document["paths"].items() for m, op in ops.items()}
+
+    def headers(op) -> set[str]:
+        return {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
+
+    for (method, path), op in operations.items():
+        guarded = "x-required-permission" in op
+        if method == "GET" and guarded:
+            assert headers(op) == {"If-None-Match"}, path
+            assert "304" in op["responses"] and "content" not in op["responses"]["304"]
+            assert "ETag" in op["responses"]["304"]["headers"] and "ETag" in op["responses"]["200"]["headers"]
+        elif method == "GET":
+            assert headers(op) == set() and "304" not in op["responses"], path
+        else:
+            changes = method != "POST"
+            assert headers(op) == ({"If-Match", "Idempotency-Key"} if changes else {"Idempotency-Key"}), (method, path)
+            assert {"400", "409", "422"} <= set(op["responses"]), (method, path)
+            assert ({"412", "428"} <= set(op["responses"])) == changes, (method, path)
+            success = op["responses"]["201" if method == "POST" else "200"]
+            assert "Idempotent-Replayed" in success["headers"]
+            assert ("ETag" in success["headers"]) == (path.count("/") > 2 or method != "DELETE"), (method, path)
+            if changes:
+                assert "ETag" in op["responses"]["412"]["headers"]
+    key = next(p for p in operations["POST", "/actors"]["parameters"] if p["name"] == "Idempotency-Key")
+    assert key["schema"]["maxLength"] == 255
+    assert document["components"]["headers"]["ETag"]["required"] is True

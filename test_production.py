@@ -284,7 +284,8 @@ def test_procfile_release_then_web_under_honcho_in_production(pg, jwks, tmp_path
         producer = jwks.mint(auth.ROLE_PERMISSIONS["executive-producer"])
         listed = server.request("GET", "/movies", reader)
         assert listed.status_code == 200, listed.text
-        assert listed.json() == {"success": True, "movies": [], "total": 0, "page": 1, "per_page": 20}
+        assert listed.json() == {"success": True, "movies": [], "total": 0, "page": 1, "per_page": 20,
+                                 "next_cursor": None, "prev_cursor": None}
         created = server.request("POST", "/movies", producer, json={"title": "Dyno", "release_date": "2024-02-29"})
         assert created.status_code == 201, created.text
         movie = created.json()["movie"]

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g
-from sqlalchemy import text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import event, text, update
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 import idempotency
 from errors import ApiError, ServiceUnavailable, database_error, database_failure, discard_session
@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 0.004  # the first pause is up to twice this, doubling with each attempt
 COMMIT_CHECK_SECONDS = 3.0
+
+BUMP_VERSION = update(catalogue_version).where(catalogue_version.c.id == 1).values(
+    version=catalogue_version.c.version + 1)
+
 
 class Restart(Exception):
     """A write found out, after taking its locks, that it needed another lock first: run it again."""
@@ -57,12 +61,43 @@ def teardown(_exc: BaseException | None) -> None:
             db.session.registry.clear()
 
 
+IDLE_PING_SECONDS = 10.0
+
+
 def init_app(app: Flask) -> None:
     """Replace Flask-SQLAlchemy's teardown (a rollback on a dead connection raised after the response was
-    built, which gunicorn turned into an HTML 500 for a write that had committed). Call after db.init_app."""
+    built, which gunicorn turned into an HTML 500 for a write that had committed), and ping connections
+    that sat idle in the pool before they serve a request. Call after db.init_app."""
     funcs = app.teardown_appcontext_funcs
     funcs[:] = [f for f in funcs if getattr(f, "__func__", None) is not type(db)._teardown_session]
     app.teardown_appcontext(teardown)
+    with app.app_context():
+        engine = db.engine
+    if not event.contains(engine, "checkout", _ping_if_idle):
+        event.listen(engine, "checkout", _ping_if_idle)
+        event.listen(engine, "checkin", _stamp_checkin)
+
+
+def _stamp_checkin(_dbapi_connection, record) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    """A connection that sat in the pool for a while (where a firewall, a proxy or a restart may have
+    dropped it) answers a ping before it is used; the pool replaces one that does not. A connection used
+    a moment ago is trusted: pinging every checkout would cost a round trip on every request, and a
+    connection that broke meanwhile is caught by safe_read and run() below, which try again."""
+    last = record.info.get("checked_in_at")
+    if last is None or time.monotonic() - last < IDLE_PING_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception as exc:
+        raise DisconnectionError(f"an idle connection did not answer: {exc}") from exc
 
 
 @dataclass
@@ -83,12 +118,10 @@ def _finish(attempt: Attempt) -> None:
     transaction id, in one round trip. Last, so that its row lock is the last lock every write takes."""
     if not attempt.changed:
         return
-    bump = update(catalogue_version).where(catalogue_version.c.id == 1).values(
-        version=catalogue_version.c.version + 1)
     if db.engine.dialect.name == "postgresql":
-        attempt.xid = db.session.execute(bump.returning(text("pg_current_xact_id()::text"))).scalar_one()
+        attempt.xid = db.session.execute(BUMP_VERSION.returning(text("pg_current_xact_id()::text"))).scalar_one()
     else:
-        db.session.execute(bump)
+        db.session.execute(BUMP_VERSION)
 
 
 def _committed(xid: str) -> bool | None:
@@ -194,4 +227,23 @@ def safe_write(view):
         return run(work, before=lambda: idempotency.claim(key), after=lambda response: idempotency.keep(key, response),
                    on_error=lambda error: idempotency.keep_error(key, error))
 
+    write.safe_write = True  # openapi.py documents its headers and answers
     return write
+
+
+def safe_read(view):
+    """A read route: a connection that broke under it (a database restart, a killed backend) is replaced
+    and the read runs again, once, so that the answer is a 503 only when the database cannot be reached."""
+
+    @functools.wraps(view)
+    def read(*args, **kwargs) -> Response:
+        try:
+            return current_app.make_response(view(*args, **kwargs))
+        except DBAPIError as exc:
+            if database_failure(exc) != "disconnect":
+                raise
+            log.info("a read's connection broke, reading again: %s", exc.orig)
+            discard_session()
+        return current_app.make_response(view(*args, **kwargs))
+
+    return read

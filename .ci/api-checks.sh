@@ -187,8 +187,9 @@ fi
 
 if [ "${#failed[@]}" -gt 0 ]; then
   printf '\napi checks FAILED: %s\n' "${failed[*]}" >&2
-  echo "server log (last 30 lines):" >&2
-  tail -n 30 "$server_log" >&2
+  echo "server log: its warnings and errors (the last 20), then its last 10 lines:" >&2
+  grep -E '"level": "(WARNING|ERROR|CRITICAL)"|\[(ERROR|CRITICAL)\]' "$server_log" | tail -n 20 >&2 || true
+  tail -n 10 "$server_log" >&2
   exit 1
 fi
 printf '\napi checks passed: smoke, newman, client flows (python, typescript), schemathesis x4\n'

@@ -121,7 +121,7 @@ NOTES = """\
   wrk process all share the same two cores, so no endpoint that talks to PostgreSQL can come close to it.
 - **pgbench** runs the list's work plainly in SQL (`bench/page.sql`: the page with its cast aggregated
   as JSON, plus `COUNT(*)` for `total`) with no HTTP, no Python and no token in between.
-- **The list path** on PostgreSQL is one statement (`api._page_statement`): PostgreSQL builds the whole
+- **The list path** on PostgreSQL is one statement (`listing.page_statement`): PostgreSQL builds the whole
   response body (the page, each row's cast, the total) and the app passes the text through, with no
   ORM objects and no JSON decoding or encoding in Python. The statement is built once per listing,
   sort and set of filters and reused with bound values, and it runs in autocommit (no BEGIN/ROLLBACK

@@ -97,6 +97,11 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # A migration that rebuilds a table (batch mode) drops the old one: with foreign keys on, that
+            # would delete every row referring to it (ON DELETE CASCADE). Off for the migration (a PRAGMA
+            # that SQLite ignores inside a transaction, so on the driver's connection before any begins).
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         if connection.dialect.name == "postgresql":
             # The app's engine carries the statement timeout meant for requests (DB_STATEMENT_TIMEOUT_MS);
             # a migration (an index built on a big table in the release phase) must not be cut short by it.
@@ -115,6 +120,8 @@ def run_migrations_online():
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql("RESET statement_timeout")
             connection.commit()
+        if connection.dialect.name == "sqlite":
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -1,5 +1,10 @@
 // The one way this page talks to the API: JSON in, JSON out, the bearer token attached, and every
 // failure turned into an ApiError that carries the API's status, message and per-field details.
+//
+// Writes are safe (docs/api.md, "Safe writes"): each carries an Idempotency-Key, so a write whose answer
+// was lost is retried here, a few times, with the same key (the API replays the first answer instead of
+// writing twice); changes carry the If-Match their caller gives (the ETag of the version the person is
+// looking at), so a change made meanwhile by someone else is refused (412) rather than overwritten.
 
 import { currentToken } from "./session.js";
 
@@ -7,23 +12,61 @@ import { currentToken } from "./session.js";
 export const sessionEvents = new EventTarget();
 
 export class ApiError extends Error {
-  constructor(status, message, { details = null, retryAfter = null, requestId = null } = {}) {
+  constructor(status, message, { details = null, retryAfter = null, requestId = null, etag = null } = {}) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.details = details;
     this.retryAfter = retryAfter;
     this.requestId = requestId;
+    this.etag = etag; // of the record as it is now, on a 412
   }
 }
 
-export async function request(method, path, { body, query, auth = true, signal } = {}) {
+// A keyed write that got no answer (0), or "still in progress" / a collision (409), or a server or proxy
+// in trouble, is sent again with the same key after these waits; then the error is the caller's.
+export const RETRY_DELAYS_MS = [250, 750, 1500];
+const RETRYABLE = new Set([0, 409, 502, 503, 504]);
+
+/** True when a write that failed this way may or may not have been done: send it again with the same key. */
+export function outcomeUnknown(error) {
+  return error?.name === "ApiError" && RETRYABLE.has(error.status);
+}
+
+const etags = new WeakMap();
+
+/** The ETag the API sent with this answer (a record's envelope), or null. */
+export function etagOf(answer) {
+  return etags.get(answer) ?? null;
+}
+
+/** A new Idempotency-Key: one per intended write, reused only to send that same write again. */
+export function newKey() {
+  return crypto.randomUUID();
+}
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+export async function request(method, path, { body, query, auth = true, signal, ifMatch, key } = {}) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await send(method, path, { body, query, auth, signal, ifMatch, key });
+    } catch (error) {
+      if (!key || !outcomeUnknown(error) || attempt >= RETRY_DELAYS_MS.length) throw error;
+      await sleep(RETRY_DELAYS_MS[attempt]);
+    }
+  }
+}
+
+async function send(method, path, { body, query, auth, signal, ifMatch, key }) {
   const url = new URL(path, window.location.origin);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
   }
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (ifMatch) headers["If-Match"] = ifMatch;
+  if (key) headers["Idempotency-Key"] = key;
   if (auth) {
     const token = currentToken();
     if (!token) {
@@ -53,20 +96,27 @@ export async function request(method, path, { body, query, auth = true, signal }
       details: data?.details || null,
       retryAfter: response.headers.get("Retry-After"),
       requestId: data?.request_id || response.headers.get("X-Request-ID"),
+      etag: response.headers.get("ETag"),
     });
     if (response.status === 401 && auth) {
       sessionEvents.dispatchEvent(new CustomEvent("unauthorized", { detail: error }));
     }
     throw error;
   }
-  if (data === null) throw new ApiError(response.status, "the server's answer could not be read");
+  if (data === null || typeof data !== "object") {
+    throw new ApiError(response.status, "the server's answer could not be read");
+  }
+  const etag = response.headers.get("ETag");
+  if (etag) etags.set(data, etag);
   return data;
 }
 
+// Every write carries an Idempotency-Key: the caller's (one per intended write, see forms.js), else a new
+// one for this call, which covers the retries above. `ifMatch`: the ETag of the version the person saw.
 export const api = {
   get: (path, query, signal) => request("GET", path, { query, signal }),
-  post: (path, body) => request("POST", path, { body }),
-  patch: (path, body) => request("PATCH", path, { body }),
-  put: (path) => request("PUT", path),
-  delete: (path) => request("DELETE", path),
+  post: (path, body, { key = newKey() } = {}) => request("POST", path, { body, key }),
+  patch: (path, body, { ifMatch, key = newKey() } = {}) => request("PATCH", path, { body, ifMatch, key }),
+  put: (path, { ifMatch, key = newKey() } = {}) => request("PUT", path, { ifMatch, key }),
+  delete: (path, { ifMatch, key = newKey() } = {}) => request("DELETE", path, { ifMatch, key }),
 };

@@ -6,7 +6,7 @@ import "./details.js";
 import { ListPanel } from "./lists.js";
 import { ACTORS, bus, MOVIES } from "./resources.js";
 import * as session from "./session.js";
-import { $, clearAlert, closeAllDialogs, h, report, showAlert } from "./ui.js";
+import { $, clearAlert, closeAllDialogs, h, report, setChildren, showAlert } from "./ui.js";
 
 const ROLE_SUMMARIES = {
   "casting-assistant": "Browse movies, actors and who is cast in what.",
@@ -59,7 +59,7 @@ sessionEvents.addEventListener("unauthorized", (event) => {
 
 function renderRolePicker(roles) {
   const list = $("#role-list");
-  list.replaceChildren(...roles.map((role) => {
+  setChildren(list, roles.map((role) => {
     const button = h("button", { type: "button", class: "role-option", dataset: { role: role.id } },
       h("span", { class: "role-name" }, role.label),
       h("span", { class: "role-summary" }, ROLE_SUMMARIES[role.id] || role.permissions.join(", ")));

@@ -1,12 +1,17 @@
 // A movie's or an actor's profile in a dialog: facts, edit / delete, and who is cast in what
 // (cast and uncast from either side). Following a name inside opens that profile; "Back" returns.
+//
+// The profile keeps the ETag of the version it shows, and every change made from it sends that ETag
+// (If-Match): when someone else changed the record meanwhile, the API writes nothing (412), and the profile
+// shows the record as it is now, saying so, for the person to redo their change.
 
-import { api } from "./api.js";
+import { api, ApiError, etagOf } from "./api.js";
 import { confirmDelete, editRecord } from "./forms.js";
 import { bus, changed, KINDS, open } from "./resources.js";
 import { can } from "./session.js";
 import {
-  $, busy, closeAllDialogs, closeDialog, field, formatDate, h, hue, initials, openDialog, plural, report, toast,
+  $, busy, clearAlert, closeAllDialogs, closeDialog, field, formatDate, h, hue, initials, openDialog, plural, report,
+  setChildren, showAlert, toast,
 } from "./ui.js";
 
 const dialog = $("#detail-dialog");
@@ -17,7 +22,7 @@ const PICKER_SIZE = 50;
 const SEARCH_DELAY_MS = 250;
 
 let trail = []; // the profiles to go back to: [{kind, id, label}]
-let current = null; // {kind, record}
+let current = null; // {kind, record, etag}: the version on screen
 
 title.setAttribute("tabindex", "-1");
 $("#detail-close").addEventListener("click", () => closeDialog(dialog));
@@ -31,7 +36,9 @@ back.addEventListener("click", () => {
 });
 bus.addEventListener("open", (event) => {
   const { kind, id, from } = event.detail;
-  $(".status-region", dialog).replaceChildren(); // news about the previous profile
+  // News and alerts about the previous profile.
+  $(".status-region", dialog).replaceChildren();
+  clearAlert({ scope: dialog });
   if (from) trail.push(from);
   else trail = [];
   if (!dialog.open) openDialog(dialog, { fallback: () => $(`#${kind}-heading`) });
@@ -45,22 +52,23 @@ async function load(kind, id, { focusTitle = false, refresh = false } = {}) {
   if (!refresh) {
     title.textContent = `Loading the ${resource.noun}…`;
     back.hidden = true;
-    body.replaceChildren(h("p", { class: "list-status is-loading" },
+    setChildren(body, h("p", { class: "list-status is-loading" },
       h("span", { class: "spinner", "aria-hidden": "true" }), ` Loading the ${resource.noun}…`));
   }
   try {
     const data = await api.get(`${resource.path}/${id}`);
     if (!dialog.open) return;
-    render(kind, data[resource.noun]);
+    clearAlert({ cause: "profile" });
+    render(kind, data[resource.noun], etagOf(data));
     if (focusTitle) title.focus();
   } catch (error) {
     if (error.status === 404) {
       closeAllDialogs();
       changed();
     }
-    report(error, dialog.open ? dialog : undefined);
+    report(error, { scope: dialog.open ? dialog : undefined, cause: "profile" });
     title.textContent = `This ${resource.noun} could not be shown`;
-    body.replaceChildren(h("p", { class: "hint" }, "Close this window and try again."));
+    setChildren(body, h("p", { class: "hint" }, "Close this window and try again."));
   } finally {
     body.setAttribute("aria-busy", "false");
   }
@@ -70,9 +78,20 @@ function reload() {
   if (current) return load(current.kind, current.record.id, { refresh: true });
 }
 
-function render(kind, record) {
+/** After a 412: the record as it is now, and why nothing was done (`undone`) and what to do (`redo`). */
+async function showConflict(subject, undone, redo) {
+  changed();
+  await reload();
+  if (!dialog.open) return; // gone meanwhile: load() said so
+  showAlert(`Someone else changed ${subject} after this page showed it, so ${undone}. ` +
+    `It is shown here as it is now: ${redo} if you still want to.`, { scope: dialog, cause: "conflict" });
+  title.focus();
+}
+
+function render(kind, record, etag) {
   const resource = KINDS[kind];
-  current = { kind, record };
+  current = { kind, record, etag };
+  clearAlert({ cause: "conflict" }); // a newer version is on screen
   const label = record[resource.labelField];
   title.textContent = label;
   const previous = trail.at(-1);
@@ -97,24 +116,33 @@ function render(kind, record) {
 
   const actions = [];
   if (can(resource.can.edit)) {
-    actions.push(h("button", { type: "button", class: "btn btn-secondary",
-      onclick: () => editRecord(resource, record, (updated) => render(kind, updated)) }, `Edit ${resource.noun}`));
+    actions.push(h("button", { type: "button", class: "btn btn-secondary", id: "detail-edit",
+      onclick: () => editRecord(resource, record, {
+        etag,
+        onSaved: (updated, newEtag) => render(kind, updated, newEtag),
+        onConflict: (now, newEtag) => render(kind, now, newEtag),
+        fallback: () => $("#detail-edit"), // the button that opened the form was drawn again meanwhile
+      }) }, `Edit ${resource.noun}`));
   }
   if (can(resource.can.delete)) {
     actions.push(h("button", { type: "button", class: "btn btn-danger-outline",
-      onclick: () => confirmDelete(resource, record, () => closeDialog(dialog)) }, `Delete ${resource.noun}`));
+      onclick: () => confirmDelete(resource, record, {
+        etag,
+        onDeleted: () => closeDialog(dialog),
+        onConflict: () => showConflict(`this ${resource.noun}`, "it was not deleted", "delete it again"),
+      }) }, `Delete ${resource.noun}`));
   }
-  body.replaceChildren(
+  setChildren(body,
     facts,
     actions.length ? h("div", { class: "actions" }, actions) : null,
-    castingSection(kind, record),
-    can(resource.can.cast) ? castingForm(kind, record) : null,
+    castingSection(kind, record, etag),
+    can(resource.can.cast) ? castingForm(kind, record, etag) : null,
   );
 }
 
 // --- the other side of the casting ------------------------------------------------------------
 
-function castingSection(kind, record) {
+function castingSection(kind, record, etag) {
   const resource = KINDS[kind];
   const other = KINDS[resource.other];
   const linked = record[resource.other];
@@ -133,7 +161,7 @@ function castingSection(kind, record) {
     const remove = can(resource.can.cast)
       ? h("button", { type: "button", class: "btn btn-ghost btn-small",
         "aria-label": kind === "movies" ? `Remove ${itemLabel} from the cast` : `Remove from ${itemLabel}`,
-        onclick: (event) => uncast(kind, record, item, event.currentTarget) }, "Remove")
+        onclick: (event) => uncast(kind, record, etag, item, event.currentTarget) }, "Remove")
       : null;
     return h("li", {}, h("span", { class: ["dot", hue(item.id)], "aria-hidden": "true" }, initials(itemLabel)),
       follow, remove);
@@ -145,23 +173,63 @@ function castingPath(kind, record, otherId) {
   return kind === "movies" ? `/movies/${record.id}/actors/${otherId}` : `/movies/${otherId}/actors/${record.id}`;
 }
 
-async function uncast(kind, record, item, button) {
-  const other = KINDS[KINDS[kind].other];
-  try {
-    await busy(body, () => api.delete(castingPath(kind, record, item.id)), { button, label: "Removing…" });
-  } catch (error) {
-    report(error, dialog);
-    if (error.status === 404) reload();
+/** PUT or DELETE a casting with If-Match, which the API compares with the movie's ETag; the answer is the movie.
+ * On a movie's profile that is the ETag of the movie on screen. On an actor's profile the page holds no ETag of
+ * the movie: it checks that the actor on screen is still current (else nothing is sent: a conflict, as on a
+ * movie's profile) and sends the movie's ETag as read just now, which refuses a change to it in between. */
+async function sendCasting(method, kind, record, etag, otherId) {
+  const path = castingPath(kind, record, otherId);
+  if (kind === "movies") return api[method](path, { ifMatch: etag });
+  const [actorNow, movieNow] = await Promise.all([api.get(`/actors/${record.id}`), api.get(`/movies/${otherId}`)]);
+  if (etagOf(actorNow) !== etag) {
+    throw Object.assign(new ApiError(412, "the actor changed after this page showed it"), { subject: "this actor" });
+  }
+  return api[method](path, { ifMatch: etagOf(movieNow) });
+}
+
+/** The casting went through: show the record as it is now (a movie's is the answer; an actor's is read again). */
+async function castingDone(kind, answer) {
+  clearAlert({ cause: "casting" });
+  changed();
+  if (kind === "movies") render(kind, answer.movie, etagOf(answer));
+  else await reload();
+}
+
+/** The casting was refused: a 412 shows the record as it is now; a 404 (a record gone) refreshes. */
+function castingFailed(error, kind, movieLabel, undone, redo) {
+  if (error.status === 412) {
+    const subject = error.subject || (kind === "movies" ? "this movie" : movieLabel);
+    showConflict(subject, undone, redo);
     return;
   }
-  changed();
+  report(error, { scope: dialog, cause: "casting" });
+  if (error.status === 404) {
+    changed();
+    reload();
+  }
+}
+
+async function uncast(kind, record, etag, item, button) {
+  const other = KINDS[KINDS[kind].other];
+  let answer;
+  try {
+    answer = await busy(body, () => sendCasting("delete", kind, record, etag, item.id), { button, label: "Removing…" });
+  } catch (error) {
+    if (kind === "movies") {
+      castingFailed(error, kind, null, `${item.name} was not removed from the cast`, "remove the actor again");
+    } else {
+      castingFailed(error, kind, `“${item.title}”`, `${record.name} was not removed from “${item.title}”`,
+        "remove the movie again");
+    }
+    return;
+  }
   toast(kind === "movies" ? `${item[other.labelField]} removed from the cast of “${record.title}”.`
     : `${record.name} removed from “${item.title}”.`);
-  await reload();
+  await castingDone(kind, answer);
   $(`#linked-${KINDS[kind].other}`)?.focus();
 }
 
-function castingForm(kind, record) {
+function castingForm(kind, record, etag) {
   const other = KINDS[KINDS[kind].other];
   const linked = new Set(record[other.kind].map((item) => item.id));
   const search = field({ id: "cast-search", name: "cast_search", type: "search",
@@ -188,17 +256,18 @@ function castingForm(kind, record) {
       const q = search.querySelector("input").value.trim();
       const data = await api.get(other.path, { q, per_page: PICKER_SIZE, sort: other.labelField }, signal);
       const choices = data[other.kind].filter((item) => !linked.has(item.id));
-      select.replaceChildren(...(choices.length
+      clearAlert({ cause: "cast-choices" });
+      setChildren(select, choices.length
         ? choices.map((item) => h("option", { value: item.id }, optionLabel(other.kind, item)))
-        : [h("option", { value: "" }, q ? `No ${other.kind} match “${q}”` : `No ${other.kind} left to add`)]));
+        : h("option", { value: "" }, q ? `No ${other.kind} match “${q}”` : `No ${other.kind} left to add`));
       submit.disabled = !choices.length;
       more.hidden = data.total <= PICKER_SIZE;
       more.textContent = `The first ${PICKER_SIZE} of ${data.total}: type to narrow the list.`;
     } catch (error) {
       if (error.name === "AbortError") return;
-      select.replaceChildren(h("option", { value: "" }, `The ${other.kind} could not be loaded`));
+      setChildren(select, h("option", { value: "" }, `The ${other.kind} could not be loaded`));
       submit.disabled = true;
-      report(error, dialog);
+      report(error, { scope: dialog, cause: "cast-choices" });
     } finally {
       if (!signal.aborted) select.setAttribute("aria-busy", "false");
     }
@@ -213,19 +282,20 @@ function castingForm(kind, record) {
     const otherId = Number(select.value);
     if (!otherId) return;
     const chosen = select.selectedOptions[0]?.textContent;
+    let answer;
     try {
-      await busy(body, () => api.put(castingPath(kind, record, otherId)), { button: submit, label: "Casting…" });
+      answer = await busy(body, () => sendCasting("put", kind, record, etag, otherId),
+        { button: submit, label: "Casting…" });
     } catch (error) {
-      report(error, dialog);
-      if (error.status === 404) {
-        changed();
-        reload();
+      if (kind === "movies") {
+        castingFailed(error, kind, null, `${chosen} was not added to the cast`, "add the actor again");
+      } else {
+        castingFailed(error, kind, chosen, `${record.name} was not cast in ${chosen}`, "choose the movie again");
       }
       return;
     }
-    changed();
     toast(kind === "movies" ? `${chosen} cast in “${record.title}”.` : `${record.name} cast in ${chosen}.`);
-    await reload();
+    await castingDone(kind, answer);
     $("#cast-choice")?.focus();
   });
   fill();

@@ -5,7 +5,8 @@ import { newRecord } from "./forms.js";
 import { open, summaryLine } from "./resources.js";
 import { can } from "./session.js";
 import {
-  clearFieldErrors, field, formatDate, h, hue, initials, plural, report, showAlert, showFieldErrors,
+  clearAlert, clearFieldErrors, field, fieldProblems, formatDate, h, hue, initials, plural, report, setChildren,
+  showAlert, showFieldErrors,
 } from "./ui.js";
 
 const PER_PAGE = 8;
@@ -15,6 +16,7 @@ export class ListPanel {
   constructor(resource, section) {
     this.resource = resource;
     this.section = section;
+    this.cause = `${resource.kind}-list`; // of the page alerts about this list
     this.state = { page: 1, q: "", sort: resource.defaultSort };
     for (const filter of resource.filters) this.state[filter.name] = "";
     this.render();
@@ -35,9 +37,11 @@ export class ListPanel {
     this.next = h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: true,
       onclick: () => this.turn(1) }, "Next", h("span", { "aria-hidden": "true" }, " ›"));
     this.pageLabel = h("span", { class: "page-label" });
-    const pager = h("nav", { class: "pager", "aria-label": `${r.Noun} pages` }, this.previous, this.pageLabel, this.next);
-    this.section.replaceChildren(h("div", { class: "panel-head" }, heading, create), this.form, this.status,
-      this.list, pager);
+    // Shown once an answer says there is more than one page.
+    this.pager = h("nav", { class: "pager", "aria-label": `${r.Noun} pages`, hidden: true },
+      this.previous, this.pageLabel, this.next);
+    setChildren(this.section, h("div", { class: "panel-head" }, heading, create), this.form, this.status,
+      this.list, this.pager);
   }
 
   renderFilters() {
@@ -63,6 +67,10 @@ export class ListPanel {
     form.addEventListener("change", (event) => {
       if (event.target.type !== "search") this.apply();
     });
+    // A date typed only in part changes nothing (its value stays empty): say so when the field is left.
+    form.addEventListener("focusout", (event) => {
+      if (event.target.type === "date" && event.target.validity.badInput) this.apply({ focus: false });
+    });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       clearTimeout(timer);
@@ -71,13 +79,29 @@ export class ListPanel {
     return form;
   }
 
-  apply() {
+  apply({ focus = true } = {}) {
+    const problems = fieldProblems(this.form);
+    if (Object.keys(problems).length) {
+      this.invalid(problems, { focus });
+      return;
+    }
     const values = Object.fromEntries(new FormData(this.form));
     const next = { ...this.state, ...values, page: 1 };
     for (const key of Object.keys(values)) next[key] = String(values[key]).trim();
-    if (JSON.stringify(next) === JSON.stringify(this.state)) return;
+    // The same filters as shown, unless a field is marked wrong: loading them again clears the marks.
+    if (JSON.stringify(next) === JSON.stringify(this.state) && !this.form.querySelector("[aria-invalid]")) return;
     this.state = next;
     this.load();
+  }
+
+  /** Filter values the API cannot take: marked beside their fields (perhaps in the folded "More filters"). */
+  invalid(details, { focus = true } = {}) {
+    const more = this.form.querySelector(".more-filters");
+    if (Object.keys(details).some((name) => more.querySelector(`[name="${CSS.escape(name)}"]`))) more.open = true;
+    if (showFieldErrors(this.form, details, { focus }).length) return false;
+    showAlert(`Some ${this.resource.noun} filters are not valid: see the highlighted fields.`,
+      { scope: "page", cause: this.cause });
+    return true;
   }
 
   clear() {
@@ -98,7 +122,7 @@ export class ListPanel {
     this.controller = controller;
     this.list.setAttribute("aria-busy", "true");
     this.status.classList.add("is-loading");
-    this.status.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), ` Loading ${r.kind}…`);
+    setChildren(this.status, h("span", { class: "spinner", "aria-hidden": "true" }), ` Loading ${r.kind}…`);
     try {
       const data = await api.get(r.path, { ...this.state, per_page: PER_PAGE }, controller.signal);
       const pages = Math.max(1, Math.ceil(data.total / data.per_page));
@@ -108,15 +132,18 @@ export class ListPanel {
         return this.load();
       }
       clearFieldErrors(this.form);
+      clearAlert({ cause: this.cause });
       this.show(data, pages);
     } catch (error) {
       if (error.name === "AbortError") return;
-      this.status.textContent = `The ${r.kind} could not be loaded.`;
-      if (error.status === 400 && error.details && !showFieldErrors(this.form, error.details).length) {
-        showAlert(`Some ${r.noun} filters are not valid: see the highlighted fields.`);
-      } else {
-        report(error);
-      }
+      // Filters marked wrong need changing; any other trouble (rate limit, server, network) may pass.
+      const marked = error.status === 400 && error.details && this.invalid(error.details);
+      if (!marked) report(error, { scope: "page", cause: this.cause });
+      const retry = h("button", { type: "button", class: "btn btn-ghost btn-small", onclick: () => {
+        this.section.querySelector("h2").focus(); // the button goes with the message
+        this.load();
+      } }, "Try again");
+      setChildren(this.status, `The ${r.kind} could not be loaded.`, marked ? null : [" ", retry]);
     } finally {
       if (this.controller === controller) {
         this.list.setAttribute("aria-busy", "false");
@@ -131,18 +158,20 @@ export class ListPanel {
     const filtered = this.state.q || r.filters.some((filter) => this.state[filter.name]);
     if (records.length) {
       this.status.textContent = plural(data.total, r.noun) + (filtered ? (data.total === 1 ? " matches" : " match") : "");
-      this.list.replaceChildren(...records.map((record) => this.card(record)));
+      setChildren(this.list, records.map((record) => this.card(record)));
     } else {
       this.status.textContent = filtered ? `No ${r.kind} match these filters.` : `No ${r.kind} yet.`;
-      this.list.replaceChildren(h("li", { class: "empty" },
+      setChildren(this.list, h("li", { class: "empty" },
         filtered ? "Try a shorter search or clear the filters."
           : can(r.can.create) ? `Use “New ${r.noun}” to add the first one.` : `Nothing to show yet.`));
     }
     const focused = document.activeElement;
+    this.pager.hidden = pages <= 1;
     this.pageLabel.textContent = `Page ${data.page} of ${pages}`;
     this.previous.disabled = data.page <= 1;
     this.next.disabled = data.page >= pages;
-    if (focused?.disabled) (focused === this.next ? this.previous : this.next).focus();
+    if (this.pager.hidden && this.pager.contains(focused)) this.section.querySelector("h2").focus();
+    else if (focused?.disabled) (focused === this.next ? this.previous : this.next).focus();
   }
 
   card(record) {

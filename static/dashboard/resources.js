@@ -1,5 +1,5 @@
 // What the page knows about the two kinds of record: their paths, permissions, form fields,
-// filters and sort orders (the API's, see shared/API.md), and the event bus between the views.
+// filters and sort orders (the API's, see docs/api.md), and the event bus between the views.
 
 /** "changed" (the catalogue changed: lists reload) and "open" ({kind, id}: show a record). */
 export const bus = new EventTarget();
@@ -39,17 +39,10 @@ export const MOVIES = {
     { name: "title", label: "Title", value: movie.title || "", required: true, hint: "Up to 200 characters.",
       attrs: { autocomplete: "off", maxlength: 200 } },
     { name: "release_date", label: "Release date", type: "date", value: movie.release_date || "", required: true,
-      hint: "Pick the date from the calendar or type it." },
+      hint: "Pick it from the calendar, or type the day, the month and the year." },
   ],
-  // Empty dates are left out of a new record (the API answers "is required") and sent as null when
-  // editing (the API explains what it wants): nothing is dropped silently.
-  body: (value, editing) => {
-    const body = { title: value("title") };
-    const date = value("release_date");
-    if (date) body.release_date = date;
-    else if (editing) body.release_date = null;
-    return body;
-  },
+  // Called once the form's own checks passed (ui.fieldProblems): every required field has a value.
+  body: (value) => ({ title: value("title"), release_date: value("release_date") }),
 };
 
 export const ACTORS = {
@@ -82,13 +75,8 @@ export const ACTORS = {
     { name: "gender", label: "Gender", value: actor.gender || "", required: true, list: GENDERS,
       hint: "As the actor describes it, for example female, male or non-binary.", attrs: { autocomplete: "off" } },
   ],
-  body: (value, editing) => {
-    const body = { name: value("name"), gender: value("gender") };
-    const age = value("age").trim();
-    if (age) body.age = /^-?\d+(\.\d+)?$/.test(age) ? Number(age) : age;
-    else if (editing) body.age = null;
-    return body;
-  },
+  // A number field's value is a number once the form's checks passed; the API judges the rest (whole, 0 to 150).
+  body: (value) => ({ name: value("name"), age: Number(value("age")), gender: value("gender") }),
 };
 
 export const KINDS = { movies: MOVIES, actors: ACTORS };

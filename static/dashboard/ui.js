@@ -31,6 +31,12 @@ function append(element, children) {
   }
 }
 
+/** Like element.replaceChildren(), minus the null / false children that it would show as text ("null"). */
+export function setChildren(element, ...children) {
+  element.replaceChildren();
+  append(element, children);
+}
+
 export function $(selector, root = document) {
   return root.querySelector(selector);
 }
@@ -47,7 +53,7 @@ export function openDialog(dialog, { fallback } = {}) {
   dialog.addEventListener("close", () => {
     const index = openDialogs.indexOf(dialog);
     if (index >= 0) openDialogs.splice(index, 1);
-    clearAlert(dialog);
+    clearAlert({ scope: dialog });
     $(".status-region", dialog)?.replaceChildren();
     const target = opener && opener.isConnected && !opener.closest("[hidden]") ? opener : fallback?.();
     target?.focus?.();
@@ -71,30 +77,60 @@ export function closeAllDialogs() {
 
 // --- alerts and toasts -----------------------------------------------------------------------
 
+// An alert names its cause ("movies-list", "casting"...): a newer message for the same cause replaces it,
+// and clearAlert({cause}) removes it once the cause is gone (the list loaded, the casting went through).
+// The same message for two causes is shown once, and stays until both are gone.
+const ACTION = "action";
+
 function alertRegion(scope) {
+  if (scope === "page") return $("#page-alert");
   const root = scope || topDialog();
   return (root && $(".alert-region", root)) || $("#page-alert");
 }
 
-/** A message in the visible alert region (role="alert") of the open dialog, or of the page. */
-export function showAlert(message, { tone = "error", scope } = {}) {
+function causes(box) {
+  return box.dataset.causes.split(" ");
+}
+
+function forget(region, cause) {
+  for (const box of region.querySelectorAll(".alert")) {
+    const left = causes(box).filter((other) => other !== cause);
+    if (left.length) box.dataset.causes = left.join(" ");
+    else box.remove();
+  }
+}
+
+/** A message in the visible alert region (role="alert") of `scope`: a dialog, "page", or (by default) the
+ * open dialog if any, else the page. */
+export function showAlert(message, { tone = "error", scope, cause = ACTION } = {}) {
   const region = alertRegion(scope);
+  forget(region, cause);
+  const same = [...region.querySelectorAll(".alert")].find((box) => box.firstChild.textContent === message);
+  if (same) {
+    same.dataset.causes = [...causes(same), cause].join(" ");
+    return;
+  }
   const dismiss = h("button", { type: "button", class: "alert-dismiss", "aria-label": "Dismiss this message" }, "×");
-  const box = h("div", { class: ["alert", `alert-${tone}`] }, h("p", {}, message), dismiss);
+  const box = h("div", { class: ["alert", `alert-${tone}`], dataset: { causes: cause } }, h("p", {}, message), dismiss);
   dismiss.addEventListener("click", () => {
     box.remove();
     (topDialog() || $("#main")).focus?.();
   });
-  region.replaceChildren(box);
+  region.append(box);
 }
 
-/** Show what went wrong; a 401 is left to the sign-in screen, which says it once. */
-export function report(error, scope) {
+/** Show what went wrong (options as showAlert's); a 401 is left to the sign-in screen, which says it once. */
+export function report(error, options) {
   if (error?.name === "AbortError" || error?.status === 401) return;
-  showAlert(describeError(error), { scope });
+  showAlert(describeError(error), options);
 }
 
-export function clearAlert(scope) {
+/** With `cause`: take that cause's message away, wherever it is. Without: empty `scope`'s region (the page's). */
+export function clearAlert({ scope, cause } = {}) {
+  if (cause) {
+    for (const region of document.querySelectorAll(".alert-region")) forget(region, cause);
+    return;
+  }
   const region = scope ? $(".alert-region", scope) : $("#page-alert");
   region?.replaceChildren();
 }
@@ -105,7 +141,7 @@ let toastTimer = null;
 export function toast(message) {
   const region = (topDialog() && $(".status-region", topDialog())) || $("#toast");
   for (const other of document.querySelectorAll(".status-region")) if (other !== region) other.replaceChildren();
-  region.replaceChildren(h("div", { class: "toast" }, message));
+  setChildren(region, h("div", { class: "toast" }, message));
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => region.replaceChildren(), 6000);
 }
@@ -137,8 +173,15 @@ export function describeError(error) {
     case 404:
       return `${sentence(error.message)} It may have just been deleted by someone else; the lists are refreshed.`;
     case 409:
+      if (error.message.includes("still in progress")) {
+        return "The server is still working on your earlier attempt. Wait a moment and try again: " +
+          "it will not be done twice.";
+      }
       return "Someone else changed this record at the same moment, so nothing was saved. " +
         "Look at the refreshed record and try again.";
+    case 412:
+      return "Someone else changed this record after this page showed it, so nothing was saved. " +
+        "Open it again to see it as it is now, and redo your change.";
     case 413:
       return "That is too much data to send at once.";
     case 422:
@@ -158,6 +201,9 @@ export function describeError(error) {
 
 // --- forms ------------------------------------------------------------------------------------
 
+// The dates the API takes (YYYY-MM-DD): this also keeps the browser's date control to a four-digit year.
+const DATE_RANGE = { min: "0001-01-01", max: "9999-12-31" };
+
 /** A labelled input with a hint and a (hidden) error line, wired with aria-describedby. */
 export function field({ id, name, label, type = "text", value = "", hint, required = false, attrs = {}, options, list }) {
   const hintId = hint ? `${id}-hint` : null;
@@ -165,7 +211,7 @@ export function field({ id, name, label, type = "text", value = "", hint, requir
     ? h("select", { id, name, ...attrs }, options.map(([optionValue, text]) =>
       h("option", { value: optionValue, selected: String(optionValue) === String(value) }, text)))
     : h("input", { id, name, type, value, required, "aria-required": required ? "true" : null,
-      list: list ? `${id}-list` : null, ...attrs });
+      list: list ? `${id}-list` : null, ...(type === "date" ? DATE_RANGE : {}), ...attrs });
   if (hintId) control.setAttribute("aria-describedby", hintId);
   control.dataset.hint = hintId || "";
   return h("div", { class: "field", dataset: { field: name } },
@@ -174,6 +220,24 @@ export function field({ id, name, label, type = "text", value = "", hint, requir
     list ? h("datalist", { id: `${id}-list` }, list.map((option) => h("option", { value: option }))) : null,
     hint ? h("p", { id: hintId, class: "hint" }, hint) : null,
     h("p", { id: `${id}-error`, class: "field-error", hidden: true }));
+}
+
+/** What the browser already knows is wrong before anything is sent, in showFieldErrors' shape: an empty
+ * required field, a date or a number typed only in part (its value is then empty). One wording for a field,
+ * whichever form it is in, and in the words of the control people see, not of the API's YYYY-MM-DD. */
+export function fieldProblems(root) {
+  const problems = {};
+  for (const control of root.querySelectorAll("input, select")) {
+    let problem = null;
+    if (control.validity.badInput) {
+      problem = control.type === "date" ? "is not a whole date: fill in the day, the month and the year (four digits)"
+        : "must be a number";
+    } else if (control.required && !control.value.trim()) {
+      problem = "is required";
+    }
+    if (problem) problems[control.name] = [problem];
+  }
+  return problems;
 }
 
 export function clearFieldErrors(root) {
@@ -188,8 +252,9 @@ export function clearFieldErrors(root) {
   }
 }
 
-/** Put each `details` message beside the control named by its key; return the keys with no control. */
-export function showFieldErrors(root, details) {
+/** Put each `details` message beside the control named by its key (focused, the first one, unless `focus` is
+ * false); return the keys with no control. */
+export function showFieldErrors(root, details, { focus = true } = {}) {
   clearFieldErrors(root);
   const unplaced = [];
   let first = null;
@@ -206,7 +271,7 @@ export function showFieldErrors(root, details) {
     control.setAttribute("aria-describedby", [line.id, control.dataset.hint].filter(Boolean).join(" "));
     first ??= control;
   }
-  first?.focus();
+  if (focus) first?.focus();
   return unplaced;
 }
 
