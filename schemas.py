@@ -398,9 +398,7 @@ class MovieCastQuery(_ListQuery):
     max_age: QueryAge | None = None
 
 
-# ASCII digits ([0-9]): Python's \d also takes other scripts' digits, which ECMA-262's (the document's) does not.
-_INSTANT = re.compile(r"(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
-                      r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})")
+_INSTANT = re.compile(r"(?!0000)\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
 
 
 def _instant(value: Any) -> dt.datetime:

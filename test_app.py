@@ -286,6 +286,7 @@ def test_actor_sort(api, catalogue, query, order):
     ("/movies?page=%D9%A3", "page"), ("/movies?per_page=%EF%BC%93", "per_page"),
     ("/actors?min_age=%D9%A3%D9%A0", "min_age"), ("/movies?actor_id=%E0%A5%A7", "actor_id"),
     ("/movies?released_after=%D9%A2%D9%A0%D9%A2%D9%A0-01-01", "released_after"),
+    ("/history?since=%D9%A2026-01-01T00:00:00Z", "since"),
     # Text the stored values can never hold.
     ("/movies?q=a%1B%5B31m", "q"), ("/movies?q=a%0D%0Ab", "q"), ("/movies?q=%E2%80%AEgnp.exe", "q"),
     ("/actors?gender=%E2%80%8B", "gender"), ("/actors?gender=f%0Am", "gender"), ("/actors?gender=%E2%81%A6f", "gender"),
