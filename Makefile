@@ -4,7 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
 STAMP  := $(VENV)/.installed
-FLASK  := $(BIN)/flask --app app
+# Development mode (the local token issuer, open CORS): without APP_ENV=development the app is in production
+# mode and refuses to start without its production settings.
+FLASK  := APP_ENV=development $(BIN)/flask --app app
 
 .PHONY: run test lint install clean bench bench-quick fuzz auth0 auth0-tenant
 

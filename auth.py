@@ -30,7 +30,7 @@ from flask import Flask, current_app, g, request
 from jwt.algorithms import RSAAlgorithm
 
 import ratelimit
-from config import ConfigError
+from config import MAX_TOKEN_LIFETIME_SECONDS, ConfigError
 from errors import STATUS_MESSAGES, ApiError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -151,22 +151,28 @@ class JwksCache:
 
     - Keys are kept for `ttl` seconds; after that they are still used while one
       background refresh fetches new ones, so a request never waits for it.
-    - An unknown `kid` triggers one inline refresh (a rotated key), at most
-      once per `cooldown` seconds whatever the number of such tokens.
+    - An unknown `kid` triggers one inline refresh (a rotated key).
+    - After a fetch that worked, the next one waits `cooldown` seconds, whatever
+      the number of tokens with unknown kids. After one that failed, the next
+      waits `retry` seconds, doubling with each failure in a row up to
+      `cooldown`: an issuer that is back is used again within seconds, and one
+      that stays down is asked less and less often.
     - A failed fetch keeps the last good keys; with none at all the caller gets
-      IssuerUnavailable (a 503), and retries wait for the cool-down too.
+      IssuerUnavailable (a 503).
     """
 
-    def __init__(self, fetch: Callable[[], dict], ttl: float = 600, cooldown: float = 30,
+    def __init__(self, fetch: Callable[[], dict], ttl: float = 600, cooldown: float = 30, retry: float = 0.5,
                  clock: Callable[[], float] = time.monotonic):
         self._fetch = fetch
         self._ttl = ttl
         self._cooldown = cooldown
+        self._retry = retry
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, jwt.PyJWK] | None = None
         self._fetched_at = 0.0
-        self._attempted_at: float | None = None
+        self._next_fetch_at: float | None = None  # None: nothing fetched yet
+        self._failures = 0  # failed fetches in a row
         self._refreshing = False
         self.fetch_count = 0
 
@@ -185,15 +191,17 @@ class JwksCache:
                 raise invalid("token signed with an unknown key")
             return self._keys[kid]
 
+    def _may_fetch(self) -> bool:
+        return self._next_fetch_at is None or self._clock() >= self._next_fetch_at
+
     def _refresh_if_allowed(self) -> None:
-        now = self._clock()
-        if self._attempted_at is not None and now - self._attempted_at < self._cooldown:
-            return
-        self._attempted_at = now
-        self._refresh()
+        if self._may_fetch():
+            self._refresh()
 
     def _refresh(self) -> None:
         self.fetch_count += 1
+        # Claimed before the fetch, so that no other fetch starts while this one runs (a background one).
+        self._next_fetch_at = self._clock() + self._cooldown
         try:
             document = self._fetch()
             keys = {
@@ -203,23 +211,27 @@ class JwksCache:
                 and jwk.get("alg", "RS256") == "RS256"
             }
         except Exception as exc:  # a network error, bad JSON or a bad key: keep what we had
-            log.warning("JWKS fetch failed, keeping %d cached keys: %s", len(self._keys or {}), exc)
+            delay = min(self._cooldown, self._retry * 2**self._failures)
+            self._failures += 1
+            self._next_fetch_at = self._clock() + delay
+            log.warning("JWKS fetch failed (%d in a row, next attempt in %g s at the earliest), keeping %d cached "
+                        "keys: %s", self._failures, delay, len(self._keys or {}), exc)
             return
         self._keys = keys
+        self._failures = 0
         self._fetched_at = self._clock()
+        self._next_fetch_at = self._fetched_at + self._cooldown
 
     def _refresh_in_background(self) -> None:
         with self._lock:
-            cooling = self._attempted_at is not None and self._clock() - self._attempted_at < self._cooldown
-            if self._refreshing or cooling:
+            if self._refreshing or not self._may_fetch():
                 return
             self._refreshing = True
 
         def run():
             try:
                 with self._lock:
-                    self._attempted_at = self._clock()
-                    self._refresh()
+                    self._refresh_if_allowed()
             finally:
                 self._refreshing = False
 
@@ -274,10 +286,11 @@ class VerifiedTokens:
 
 
 class TokenVerifier:
-    def __init__(self, keys: JwksCache, issuer: str, audience: str):
+    def __init__(self, keys: JwksCache, issuer: str, audience: str, max_lifetime: float = MAX_TOKEN_LIFETIME_SECONDS):
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+        self.max_lifetime = max_lifetime
         self.verified = VerifiedTokens()
 
     def verify(self, token: str) -> dict:
@@ -313,11 +326,17 @@ class TokenVerifier:
         for name in ("exp", "iat", "nbf"):
             if name in claims and not _is_numeric_date(claims[name]):
                 raise invalid(f"token {name} claim must be a number of seconds since 1970")
+        if claims["exp"] - claims["iat"] > self.max_lifetime:
+            # A token that lives for years cannot be withdrawn: whoever signed it, it is refused.
+            allowed = self.max_lifetime
+            span = f"{allowed // 86400:g} days" if allowed % 86400 == 0 else f"{allowed:g} seconds"
+            raise invalid(f"token lifetime (exp - iat) is longer than the {span} allowed")
         permissions = claims.get("permissions")
         if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
             raise invalid("token permissions claim must be a list of strings")
-        if not isinstance(claims["sub"], str):
-            raise invalid("token sub claim must be a string")
+        if not isinstance(claims["sub"], str) or not claims["sub"].strip():
+            # The subject names who acted (history, logs) and whose rate budget a request spends.
+            raise invalid("token sub claim must be a non-empty string")
         return claims
 
 
@@ -460,5 +479,6 @@ def init_app(app: Flask) -> None:
         fetch, issuer = local.jwks, local.issuer
         app.extensions["local_issuer"] = local
     keys = JwksCache(fetch, ttl=config["JWKS_TTL_SECONDS"], cooldown=config["JWKS_COOLDOWN_SECONDS"])
-    app.extensions["token_verifier"] = TokenVerifier(keys, issuer, audience)
+    app.extensions["token_verifier"] = TokenVerifier(keys, issuer, audience,
+                                                     max_lifetime=config["TOKEN_MAX_LIFETIME_SECONDS"])
     app.extensions["authenticate"] = authenticate

@@ -15,8 +15,6 @@ import openapi
 from auth import ROLE_PERMISSIONS
 from models import Actor, Movie, db
 
-MAX_TOKEN_SECONDS = 30 * 24 * 3600
-
 # A small demo catalogue: (title, release date, names of the cast).
 DEMO_ACTORS = [
     ("Chris Pine", 45, "male"),
@@ -78,8 +76,10 @@ def register(app: Flask) -> None:
 
     @app.cli.command("token")
     @click.argument("role", type=click.Choice(sorted(ROLE_PERMISSIONS)))
-    @click.option("--expires-in", type=click.IntRange(1, MAX_TOKEN_SECONDS), default=8 * 3600,
-                  show_default=True, help="Lifetime in seconds.")
+    # Never longer than the app accepts (TOKEN_MAX_LIFETIME_SECONDS).
+    @click.option("--expires-in", type=click.IntRange(1, app.config["TOKEN_MAX_LIFETIME_SECONDS"]),
+                  default=min(8 * 3600, app.config["TOKEN_MAX_LIFETIME_SECONDS"]), show_default=True,
+                  help="Lifetime in seconds.")
     def token(role: str, expires_in: int):
         """Print a token for ROLE from the local issuer (development only)."""
         issuer = current_app.extensions["local_issuer"]

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600  # Auth0's own maximum for access tokens
 
 
 class ConfigError(RuntimeError):
@@ -49,8 +50,30 @@ def redis_storage_options(url: str | None) -> dict:
     return options
 
 
+AUTH0_SETTINGS = {"AUTH0_DOMAIN": "your Auth0 tenant's domain", "API_AUDIENCE": "the identifier of its Auth0 API"}
+
+
+def production_error(problem: str, fix: str) -> ConfigError:
+    """A refused production start: what is wrong, what to set, and how to get development mode instead."""
+    return ConfigError(
+        f"production mode {problem}: {fix}, or set APP_ENV=development to run locally with the built-in token"
+        " issuer (production is the mode whenever APP_ENV is not development, and always on Heroku)"
+    )
+
+
 def is_production(env: Mapping[str, str]) -> bool:
-    return env.get("APP_ENV", "").strip().lower() == "production" or "DYNO" in env
+    """Production unless APP_ENV=development says otherwise, and always on Heroku (DYNO set): a forgotten
+    setting must never switch on the local issuer, /dev/token and open CORS."""
+    return env.get("APP_ENV", "").strip().lower() != "development" or "DYNO" in env
+
+
+def _count(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or int(raw) < minimum:
+        raise ConfigError(f"{name} must be a whole number from {minimum} up, not {raw!r}")
+    return int(raw)
 
 
 def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
@@ -75,6 +98,11 @@ def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "JWKS_TTL_SECONDS": float(env.get("JWKS_TTL_SECONDS", "600")),
         "JWKS_COOLDOWN_SECONDS": float(env.get("JWKS_COOLDOWN_SECONDS", "30")),
         "JWKS_TIMEOUT_SECONDS": float(env.get("JWKS_TIMEOUT_SECONDS", "3")),
+        # A token meant to live longer (exp - iat) is refused, whoever signed it.
+        "TOKEN_MAX_LIFETIME_SECONDS": _count(env, "TOKEN_MAX_LIFETIME_SECONDS", MAX_TOKEN_LIFETIME_SECONDS,
+                                             minimum=1),
+        # Proxies in front whose X-Forwarded-For/-Proto/-Port are believed: Heroku's router on a dyno, none elsewhere.
+        "TRUSTED_PROXY_COUNT": _count(env, "TRUSTED_PROXY_COUNT", 1 if "DYNO" in env else 0),
         "LOCAL_ISSUER_PRIVATE_KEY": env.get("LOCAL_ISSUER_PRIVATE_KEY") or None,
         "PUBLIC_READS": _flag(env.get("PUBLIC_READS")),
         "REQUIRE_IF_MATCH": _flag(env.get("REQUIRE_IF_MATCH")),
@@ -125,11 +153,9 @@ def check_production(config: Mapping) -> None:
         return
     missing = [key for key in ("AUTH0_DOMAIN", "API_AUDIENCE") if not config.get(key)]
     if missing:
-        raise ConfigError(
-            "production (APP_ENV=production or DYNO set) needs "
-            + " and ".join(missing)
-            + "; the local token issuer never runs in production"
-        )
+        named = " and ".join(f"{key} ({AUTH0_SETTINGS[key]})" for key in missing)
+        raise production_error(f"needs {named}, as the local token issuer never runs in production",
+                               "set " + " and ".join(missing) + " (setup.sh lists every setting)")
     if not config.get("ALLOW_TEST_ISSUER"):
         # The contract fixes the key set and `iss` to the Auth0 tenant: an environment string must not move them.
         domain = config["AUTH0_DOMAIN"]
@@ -138,8 +164,8 @@ def check_production(config: Mapping) -> None:
                  for key, value in derived.items() if config.get(key) != value]
         if moved:
             raise ConfigError(
-                "production (APP_ENV=production or DYNO set) needs " + " and ".join(moved)
+                "production mode needs " + " and ".join(moved)
                 + "; only ALLOW_TEST_ISSUER=true (benchmarks and tests, never a real deployment) permits another issuer"
             )
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL, not SQLite")
+        raise production_error("needs PostgreSQL, not SQLite", "set DATABASE_URL to a postgresql:// URL")

@@ -33,7 +33,7 @@ from models import Actor, Movie, db, history, idempotency_keys, movie_actors
 # The tests decide the configuration; nothing from the developer's shell leaks in.
 APP_SETTINGS = ("DATABASE_URL", "AUTH0_DOMAIN", "API_AUDIENCE", "JWKS_URL", "TOKEN_ISSUER", "APP_ENV", "DYNO",
                 "PUBLIC_READS", "CORS_ORIGINS", "LOCAL_ISSUER_PRIVATE_KEY", "REDIS_URL", "ALLOW_TEST_ISSUER",
-                "AUTH0_CLIENT_ID")
+                "AUTH0_CLIENT_ID", "TRUSTED_PROXY_COUNT", "TOKEN_MAX_LIFETIME_SECONDS", "FORWARDED_ALLOW_IPS")
 for _name in APP_SETTINGS:
     os.environ.pop(_name, None)
 
@@ -67,6 +67,7 @@ def make_app(database_url, signing_key, tmp_path_factory):
     def build(**overrides):
         settings = {
             "TESTING": True,
+            "PRODUCTION": False,  # development mode, as APP_ENV=development gives; tests of production say so
             "RATELIMIT_ENABLED": False,  # test_production.py turns it on where it is the subject
             "SQLALCHEMY_DATABASE_URI": database_url,
             "LOCAL_ISSUER_PRIVATE_KEY": pem(signing_key),
@@ -214,13 +215,15 @@ def free_port() -> int:
 
 class JwksEndpoint:
     """A fixed key set served as Auth0 serves it (`/.well-known/jwks.json`) by a real http.server on
-    127.0.0.1, counting the fetches. test_auth.py has a scriptable one for the fetch's failure modes."""
+    127.0.0.1, counting the fetches; `failing = True` makes it answer 503 (an outage). test_auth.py has a
+    scriptable one for the fetch's other failure modes."""
 
     PATH = "/.well-known/jwks.json"
 
     def __init__(self, document: dict):
         payload = json.dumps(document).encode()
         self.hits = 0
+        self.failing = False
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -229,6 +232,9 @@ class JwksEndpoint:
                     self.send_error(404)
                     return
                 endpoint.hits += 1
+                if endpoint.failing:
+                    self.send_error(503)
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -249,12 +255,18 @@ class JwksEndpoint:
         self.thread.join(timeout=10)
 
 
-def server_env(**settings: str) -> dict[str, str]:
-    """os.environ without any app setting, with the virtualenv first on PATH, plus `settings`."""
+def server_env(**settings: str | None) -> dict[str, str]:
+    """os.environ without any app setting, with the virtualenv first on PATH, in development mode
+    (APP_ENV=development) unless `settings` say otherwise, plus `settings` (None: leave that one unset)."""
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED and not k.startswith(SCRUBBED_PREFIXES)}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
-    env.update(settings)
+    env["APP_ENV"] = "development"
+    for name, value in settings.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return env
 
 
@@ -337,7 +349,7 @@ class Server:
         return requests.request(method, self.url + path, headers=headers, timeout=timeout, **kwargs)
 
 
-def start_gunicorn(directory: Path, name: str, **settings: str) -> Server:
+def start_gunicorn(directory: Path, name: str, **settings: str | None) -> Server:
     """`gunicorn --config gunicorn.conf.py 'app:create_app()'` on a free port of 127.0.0.1, once /health answers;
     tried again when someone else took the port first. Nothing it started is left running when it fails."""
     argv = [GUNICORN, "--config", "gunicorn.conf.py", "app:create_app()"]
@@ -412,7 +424,7 @@ class Fleet:
         self.directory = directory
         self.processes: list[Process] = []
 
-    def gunicorn(self, name: str, **settings: str) -> Server:
+    def gunicorn(self, name: str, **settings: str | None) -> Server:
         server = start_gunicorn(self.directory, name, **settings)
         self.processes.append(server.process)
         return server

@@ -6,8 +6,12 @@ import os
 _host = os.environ.get("BIND_HOST") or ("0.0.0.0" if "DYNO" in os.environ else "127.0.0.1")  # noqa: S104
 bind = f"{_host}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-# Under the Heroku router's 30 s: a stuck request is killed before the router gives up on it.
+# gthread, hardened so that a few slow clients cannot hold up the others (gunicorn_worker.py): each worker
+# serves `threads` requests at a time and accepts no connection while they are all taken.
+worker_class = "gunicorn_worker.ThreadWorker"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Under the Heroku router's 30 s: a request still running (or still being sent) after this long has its
+# connection closed before the router gives up on it; a worker that stops answering is restarted.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "25"))
 graceful_timeout = 20
 keepalive = 5
@@ -17,9 +21,15 @@ preload_app = False
 # Room for an oversized Authorization header to reach the app, which answers it
 # with its JSON 401 instead of gunicorn's HTML 400.
 limit_request_field_size = 32768
+# gunicorn itself believes X-Forwarded-Proto (and friends) from 127.0.0.1 by default. The app decides which
+# forwarded headers count (TRUSTED_PROXY_COUNT, middleware.py): gunicorn believes none, from any peer.
+forwarded_allow_ips = ""
 # The access log: the app writes one JSON line per request to stdout (method,
 # path, status, duration, request id, token subject), so gunicorn's own access
 # log stays off rather than logging every request twice. Errors go to stderr.
 accesslog = None
+# gunicorn 27's control socket (for `gunicornc`) would be one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
+# ~/.gunicorn/gunicorn.ctl) that every instance on the host takes over from the last: off. Nothing here uses it.
+control_socket_disable = True
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -19,6 +20,12 @@ _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 _TERMINAL_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # the development server colours its lines
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# The pages (the dashboard, /docs) use no camera, microphone, location, payment or other powerful feature:
+# none may be asked for, by the page or by anything it embeds.
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
+    "accelerometer", "autoplay", "camera", "clipboard-read", "display-capture", "encrypted-media",
+    "gamepad", "geolocation", "gyroscope", "hid", "idle-detection", "local-fonts", "magnetometer", "microphone",
+    "midi", "payment", "publickey-credentials-get", "screen-wake-lock", "serial", "usb", "xr-spatial-tracking"))
 # Swagger UI: its own script and styles from this origin; it sets inline styles and data: images.
 DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
@@ -60,14 +67,48 @@ def request_id() -> str:
     return g.get("request_id") or "-"
 
 
+def client_address(value: str | None) -> str | None:
+    """`value` as a normalized IP address, or None when it is not one."""
+    try:
+        return str(ipaddress.ip_address(value or ""))
+    except ValueError:
+        return None
+
+
+def _forwarded_values_checked(wsgi_app):
+    """ProxyFix copies the trusted X-Forwarded-* entries as they stand. A trusted proxy writes an IP address,
+    http or https, and a port number; anything else was a client's invention (no proxy wrote it), so the
+    values of the connection itself stay."""
+
+    def checked(environ, start_response):
+        original = environ.get("werkzeug.proxy_fix.orig", {})
+        address = client_address(environ.get("REMOTE_ADDR"))
+        if address is None:
+            environ["REMOTE_ADDR"] = original.get("REMOTE_ADDR")
+        else:
+            environ["REMOTE_ADDR"] = address
+        if environ.get("wsgi.url_scheme") not in ("http", "https"):
+            environ["wsgi.url_scheme"] = original.get("wsgi.url_scheme")
+        port = environ.get("SERVER_PORT") or ""
+        if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            for key in ("SERVER_PORT", "HTTP_HOST"):
+                environ[key] = original.get(key)
+        return wsgi_app(environ, start_response)
+
+    return checked
+
+
 def init_app(app: Flask) -> None:
     werkzeug = logging.getLogger("werkzeug")
     if not any(isinstance(f, DevServerRequestLines) for f in werkzeug.filters):
         werkzeug.addFilter(DevServerRequestLines())
-    if app.config["PRODUCTION"]:
-        # Heroku's router is the one proxy in front: trust exactly one hop of the X-Forwarded-* headers
-        # it sets (For, Proto, Port). It does not set X-Forwarded-Host, so a client could: not trusted.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_port=1)
+    hops = app.config["TRUSTED_PROXY_COUNT"]
+    if hops:
+        # The proxies in front (Heroku's router: one) append to X-Forwarded-For/-Proto/-Port: believe exactly
+        # that many entries, counted from the end. Neither Heroku's router nor a usual nginx set
+        # X-Forwarded-Host, so a client could: never trusted. Without proxies the headers are the client's own.
+        app.wsgi_app = ProxyFix(_forwarded_values_checked(app.wsgi_app), x_for=hops, x_proto=hops, x_host=0,
+                                x_port=hops)
 
     @app.before_request
     def _start():
@@ -83,6 +124,10 @@ def init_app(app: Flask) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if response.mimetype == "text/html":
+            response.headers["Permissions-Policy"] = PERMISSIONS_POLICY
+            # A page this one opens, or that opens it, from another origin gets no handle on its window.
+            response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if request.endpoint and request.endpoint.startswith("docs."):
             response.headers["Content-Security-Policy"] = DOCS_CSP
         elif response.mimetype == "application/json":

@@ -40,8 +40,8 @@ TAGS = {
 # Each status other than the success: what it means, and the headers its answers carry.
 STATUSES = {
     304: ("Not modified: `If-None-Match` names the current representation (no body)", ("ETag",)),
-    400: ("Bad request: the body is not valid JSON or not an object, a query parameter is wrong, or the "
-          "`Idempotency-Key` is unusable", ()),
+    400: ("Bad request: the body is not UTF-8, not valid JSON, not an object or has a key twice, a query "
+          "parameter is wrong, or the `Idempotency-Key` is unusable", ()),
     401: ("No token, or a token that is malformed, expired, or signed, issued or addressed wrongly",
           ("WWW-Authenticate",)),
     403: ("A valid token without the required permission", ("WWW-Authenticate",)),
@@ -52,7 +52,8 @@ STATUSES = {
     412: ("`If-Match` does not name the record's current ETag (the `ETag` header has it): someone changed the "
           "record since you read it, and nothing was written", ("ETag",)),
     413: ("The body is larger than 64 KiB", ()),
-    415: ("The body is not application/json", ()),
+    415: ("The body is not application/json, or is sent with a Content-Encoding other than identity",
+          ("Accept-Encoding",)),
     422: ("Well-formed JSON that breaks a validation rule, or an `Idempotency-Key` already used for another "
           "request; `details` names each field (or the header)", ()),
     428: ("This deployment requires `If-Match` on changes (`REQUIRE_IF_MATCH=true`)", ()),
@@ -101,6 +102,9 @@ HEADERS = {
                        "`Idempotency-Key` (nothing was written this time)",
         "schema": {"type": "string", "enum": ["true"]},
     },
+    "Accept-Encoding": {"description": "The content codings a request body may have (RFC 7694): identity only, "
+                                       "never compressed", "required": True,
+                        "schema": {"type": "string", "enum": ["identity"]}},
 }
 # Request headers of conditional reads and safe writes.
 IF_NONE_MATCH = {
@@ -124,6 +128,9 @@ IDEMPOTENCY_KEY = {
                "pattern": r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$"},
 }
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+REQUEST_BODY = ("A JSON object in UTF-8 (a leading UTF-8 byte order mark is ignored; UTF-16 and UTF-32 are a 400), "
+                "each key at most once (a repeated key is a 400), sent without Content-Encoding (anything but "
+                "identity is a 415).")
 HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH"})
 # Every guarded operation can answer these, whatever it does.
 COMMON_ERRORS = (401, 403, 429, 500, 503)
@@ -343,6 +350,7 @@ def _operation(rule, view, path: str, method: str, allowed: frozenset[str], *, p
         operation_spec["parameters"] = parameters
     if spec["body"]:
         operation_spec["requestBody"] = {
+            "description": REQUEST_BODY,
             "required": True,
             "content": {"application/json": {"schema": {"$ref": REF.format(model=spec["body"].__name__)}}},
         }

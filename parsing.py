@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+from decimal import Decimal
 from typing import TypeVar
 
 from flask import current_app, g, request
@@ -39,12 +41,58 @@ def _parse_int(digits: str) -> int:
     return -(10**21) if digits.startswith("-") else 10**21
 
 
-def json_body(schema: type[Schema]) -> Schema:
-    """The request body validated by `schema`: 415 not JSON, 400 unparsable or not an object, 422 invalid."""
-    if not request.is_json:
-        raise ApiError(415, STATUS_MESSAGES[415])
+class _DuplicateKey(Exception):
+    pass
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are all different (I-JSON, RFC 7493): a repeated key is refused, not settled
+    by whichever came last."""
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(key)
+        found[key] = value
+    return found
+
+
+def unsupported(message: str) -> ApiError:
+    """A 415, saying (RFC 7694) that bodies are taken only unencoded."""
+    return ApiError(415, message, headers={"Accept-Encoding": "identity"})
+
+
+def json_text(raw: bytes) -> str:
+    """The body as text: UTF-8, JSON's one encoding on the wire (RFC 8259). A UTF-8 byte order mark, which
+    RFC 8259 lets a parser ignore, is ignored; UTF-16 and UTF-32 are refused (NUL bytes give them away even
+    without a byte order mark: valid JSON text has none)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
     try:
-        data = json.loads(body_bytes(), parse_constant=_reject_constant, parse_int=_parse_int)
+        if b"\x00" in raw:
+            raise UnicodeError
+        return raw.decode("utf-8")
+    except UnicodeError:
+        raise ApiError(400, "request body must be UTF-8 (not UTF-16, UTF-32 or another encoding)") from None
+
+
+def json_body(schema: type[Schema]) -> Schema:
+    """The request body validated by `schema`: 415 not JSON or encoded, 400 unparsable or not an object,
+    422 invalid."""
+    if not request.is_json:
+        raise unsupported(STATUS_MESSAGES[415])
+    codings = [c.strip().lower() for v in request.headers.getlist("Content-Encoding") for c in v.split(",")]
+    if any(coding not in ("", "identity") for coding in codings):
+        raise unsupported("request body must not be compressed or otherwise encoded: send it without "
+                          "Content-Encoding (only identity is accepted)")
+    text = json_text(body_bytes())
+    try:
+        # Numbers with a fraction or an exponent stay exact decimals: a float would turn 1e-400 into 0.
+        data = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int, parse_float=Decimal,
+                          object_pairs_hook=_object)
+    except _DuplicateKey as exc:
+        key = exc.args[0][:100]  # named, up to a sensible length
+        raise ApiError(400, f"request body has the key {json.dumps(key)} more than once",
+                       {key: ["must appear only once"]}) from None
     except (ValueError, RecursionError):
         raise ApiError(400, "request body is not valid JSON") from None
     if not isinstance(data, dict):
@@ -75,7 +123,7 @@ def no_body() -> None:
     """For endpoints that take no body: 415 for a PUT with a body that is not JSON, 400 for any other."""
     if request.content_length or request.headers.get("Transfer-Encoding"):
         if request.method == "PUT" and not request.is_json:
-            raise ApiError(415, "this endpoint takes no request body, and a body must be JSON")
+            raise unsupported("this endpoint takes no request body, and a body must be JSON")
         raise ApiError(400, "this endpoint takes no request body")
 
 

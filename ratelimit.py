@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+
+from middleware import client_address
+
+# A peer without an IP address (gunicorn on a Unix socket behind a proxy that forwards no address).
+NO_ADDRESS = "0.0.0.0"  # noqa: S104 (a key, not an address to bind)
 
 
 def client_key() -> str:
@@ -21,7 +25,8 @@ def client_key() -> str:
             claims = None
     if claims:
         return "sub:" + claims["sub"]
-    return "ip:" + (get_remote_address() or "unknown")
+    # Always an IP address (middleware.py checks a forwarded one), never text a client chose.
+    return "ip:" + (client_address(request.remote_addr) or NO_ADDRESS)
 
 
 limiter = Limiter(key_func=client_key)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,13 +29,31 @@ from typing_extensions import TypeAliasType
 from errors import STATUS_MESSAGES
 from models import AGE_MAX, AGE_MIN, GENDER_MAX, ID_MAX, NAME_MAX, TITLE_MAX
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# parsing.py reads JSON numbers with a fraction or an exponent as exact decimals; past this magnitude
+# one stands in as 10**21 (sign kept), out of every field's range, like parsing._parse_int's long integers.
+_HUGE = 10**21
+EXACT_INTEGER = ("An integer; a number written with a fraction or an exponent counts when its exact decimal value "
+                 "is one (30.0 and 3e1 do, 30.5 and 1e-400 do not)")
 
 
 def _json_integer(value: Any) -> Any:
-    """An integer as JSON Schema sees one: 30 and 30.0 count; 30.5, true and "30" do not."""
+    """An integer as JSON Schema sees one: 30 and 30.0 count; 30.5, true and "30" do not.
+
+    Decided on the exact decimal the JSON text wrote (parsing.py), never on a float: 1e-400 is not 0, and
+    30.000000000000001 is not 30.
+    """
     if isinstance(value, bool):
         raise PydanticCustomError("integer", "must be an integer")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise PydanticCustomError("integer", "must be an integer")
+        _, digits, exponent = value.as_tuple()
+        if exponent < 0 and any(digits[exponent:]):  # a nonzero digit after the point
+            raise PydanticCustomError("integer", "must be an integer")
+        if value.adjusted() >= 21:
+            return -_HUGE if value < 0 else _HUGE
+        return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if not isinstance(value, int):
@@ -53,14 +73,14 @@ def _iso_date(value: Any) -> dt.date:
 def _query_integer(value: Any) -> Any:
     """Query strings carry text: accept plain decimal digits only."""
     if isinstance(value, str):
-        if not re.fullmatch(r"[+-]?\d{1,10}", value):
+        if not re.fullmatch(r"[+-]?[0-9]{1,10}", value):  # ASCII digits: \d would take ٣ or ３ too
             raise PydanticCustomError("integer", "must be an integer")
         return int(value)
     return _json_integer(value)
 
 
-def _json_int(minimum: int, maximum: int) -> Any:
-    return Annotated[int, Field(ge=minimum, le=maximum), BeforeValidator(_json_integer)]
+def _json_int(minimum: int, maximum: int, description: str | None = None) -> Any:
+    return Annotated[int, Field(ge=minimum, le=maximum, description=description), BeforeValidator(_json_integer)]
 
 
 def _query_int(minimum: int, maximum: int) -> Any:
@@ -95,26 +115,100 @@ def _space_class() -> str:
     JSON Schema patterns follow ECMA-262, whose \\s leaves out \\x1c-\\x1f and \\x85 (which Python
     trims) and adds \\ufeff (which Python keeps), so the pattern cannot say \\s.
     """
-    spaces = [code for code in range(0x3001) if chr(code).isspace()]  # U+3000 is the last one
-    return "".join(rf"\x{code:02x}" if code < 0x100 else rf"\u{code:04x}" for code in spaces)
+    return _class_body(code for code in range(0x3001) if chr(code).isspace())  # U+3000 is the last one
 
 
-_SPACE = _space_class()
+def _class_body(codes) -> str:
+    """Code points as the body of a regex class, readable alike by ECMA-262 and Python: escapes for the
+    Basic Multilingual Plane, ranges where they help; code points beyond it one by one and literally (a
+    range of them would be out of order to an ECMA-262 regex without the u flag, which sees surrogates)."""
+    codes = sorted(set(codes))
+    runs: list[list[int]] = []
+    for code in codes:
+        if runs and runs[-1][1] == code - 1 and code <= 0xFFFF:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+
+    def one(code: int) -> str:
+        if code > 0xFFFF:
+            return chr(code)
+        return rf"\x{code:02x}" if code < 0x100 else rf"\u{code:04x}"
+
+    return "".join(one(first) if first == last else f"{one(first)}-{one(last)}" for first, last in runs)
+
+
+def _codes(*spans: tuple[int, int]) -> frozenset[int]:
+    return frozenset(code for first, last in spans for code in range(first, last + 1))
+
+
+_SPACES = frozenset(code for code in range(0x3001) if chr(code).isspace())
+_SPACE = _class_body(_SPACES)
+# Refused in any text once trimmed: C0 and C1 controls (tab, CR, LF, ESC and its terminal sequences, NUL...),
+# line and paragraph separators, and the bidirectional overrides and isolates that make text display in
+# another order than it reads ("\u202egnp.exe" shows as "exe.png").
+CONTROLS = _codes((0x00, 0x1F), (0x7F, 0x9F))
+SEPARATORS = _codes((0x2028, 0x2029))
+BIDI_CONTROLS = _codes((0x202A, 0x202E), (0x2066, 0x2069))
+_REFUSED = CONTROLS | SEPARATORS | BIDI_CONTROLS
+# Characters that show nothing: format characters (Unicode category Cf as of Unicode 14, such as U+200B
+# zero-width space, U+2060 word joiner, U+FEFF, the tag characters) and the blank fillers of Hangul and
+# braille. A text needs at least one character that is neither one of these nor whitespace.
+INVISIBLE = _codes(
+    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891),
+    (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+) | _codes((0x115F, 0x1160), (0x2800, 0x2800), (0x3164, 0x3164), (0xFFA0, 0xFFA0))
+
+
+def _refused_characters(value: str) -> str:
+    """`value` unchanged, or a validation error naming the kind of character it must not hold."""
+    codes = {ord(char) for char in value}
+    if codes & CONTROLS:
+        raise PydanticCustomError("control", "must not contain control characters (U+0000-U+001F, "
+                                  "U+007F-U+009F: line breaks, tabs, escape sequences)")
+    if codes & SEPARATORS:
+        raise PydanticCustomError("separator", "must not contain line or paragraph separators (U+2028, U+2029)")
+    if codes & BIDI_CONTROLS:
+        raise PydanticCustomError("bidi", "must not contain bidirectional overrides or isolates "
+                                  "(U+202A-U+202E, U+2066-U+2069)")
+    return value
+
+
+def _visible(value: str) -> str:
+    """Trimmed text a person can see: no refused character, and something besides invisible ones."""
+    _refused_characters(value)
+    if all(ord(char) in INVISIBLE or ord(char) in _SPACES for char in value):
+        raise PydanticCustomError("invisible", "must contain a visible character, not only invisible ones "
+                                  "such as U+200B")
+    return value
 
 
 def _text(max_length: int) -> Any:
-    """A string of 1..max_length characters once surrounding whitespace is trimmed (and stored trimmed).
+    """A string of 1..max_length characters once surrounding whitespace is trimmed (and stored trimmed),
+    with no control character, line separator or bidirectional override, and something visible.
 
     The JSON schema says the same with a pattern, since maxLength would count the whitespace too.
     """
+    refused = _class_body(_REFUSED)
+    edge = _class_body(_REFUSED | _SPACES)
+    invisible = _class_body(_REFUSED | _SPACES | INVISIBLE)
     return Annotated[
         str,
         BeforeValidator(_trimmed),
         StringConstraints(min_length=1, max_length=max_length),
+        AfterValidator(_visible),
         WithJsonSchema({
             "type": "string",
-            "pattern": rf"^[{_SPACE}]*[^{_SPACE}\x00](?:[^\x00]{{0,{max_length - 2}}}[^{_SPACE}\x00])?[{_SPACE}]*$",
-            "description": f"1 to {max_length} characters after trimming surrounding whitespace",
+            # Leading whitespace, then a visible character somewhere ahead, then the trimmed text: it starts
+            # and ends with a non-space and holds no refused character; trailing whitespace.
+            "pattern": rf"^[{_SPACE}]*(?=[^{refused}]*[^{invisible}])[^{edge}]"
+                       rf"(?:[^{refused}]{{0,{max_length - 2}}}[^{edge}])?[{_SPACE}]*$",
+            "description": f"1 to {max_length} characters after trimming surrounding whitespace, with at least one "
+                           "visible character; no control characters (U+0000-U+001F, U+007F-U+009F), line or "
+                           "paragraph separators (U+2028, U+2029) or bidirectional overrides and isolates "
+                           "(U+202A-U+202E, U+2066-U+2069)",
         }),
     ]
 
@@ -122,7 +216,7 @@ def _text(max_length: int) -> Any:
 Title = _text(TITLE_MAX)
 Name = _text(NAME_MAX)
 Gender = _text(GENDER_MAX)
-Age = _json_int(AGE_MIN, AGE_MAX)
+Age = _json_int(AGE_MIN, AGE_MAX, EXACT_INTEGER)
 RecordId = _json_int(1, ID_MAX)
 
 
@@ -224,8 +318,11 @@ PerPage = _query_int(1, 100)
 Search = Annotated[
     str,
     BeforeValidator(_storable),
+    BeforeValidator(_refused_characters),
     StringConstraints(max_length=200),
-    WithJsonSchema({"type": "string", "maxLength": 200, "pattern": r"^[^\x00]*$"}),
+    WithJsonSchema({"type": "string", "maxLength": 200, "pattern": rf"^[^{_class_body(_REFUSED)}]*$",
+                    "description": "Case-insensitive substring of the title or name; no control characters, "
+                                   "line or paragraph separators or bidirectional overrides and isolates"}),
 ]
 QueryId = _query_int(1, ID_MAX)
 QueryAge = _query_int(AGE_MIN, AGE_MAX)

@@ -5,6 +5,8 @@
 # Every variable the app (config.py) and gunicorn (gunicorn.conf.py) read is here; the values
 # shown are the defaults unless marked as a placeholder. See README.md, "Configuration".
 
+# Anything but "development" is production (unset too); a production start without the settings below
+# refuses, saying which. APP_ENV=development is for a local run only (the built-in token issuer, open CORS).
 export APP_ENV=production
 # PostgreSQL; Heroku sets DATABASE_URL itself (postgres:// is accepted).
 export DATABASE_URL="postgresql://USER:PASSWORD@HOST:5432/DBNAME"
@@ -33,6 +35,8 @@ export ALLOW_TEST_ISSUER=false
 export JWKS_TTL_SECONDS=600
 export JWKS_COOLDOWN_SECONDS=30
 export JWKS_TIMEOUT_SECONDS=3
+# Longest token lifetime accepted (exp - iat), in seconds: 30 days, Auth0's own maximum
+export TOKEN_MAX_LIFETIME_SECONDS=2592000
 # The local token issuer's PEM key is for development only and must stay unset in production:
 # unset LOCAL_ISSUER_PRIVATE_KEY
 
@@ -46,14 +50,19 @@ export RATE_LIMIT_WRITES=60/minute
 # true turns rate limiting off (keep false in production)
 export RATE_LIMIT_DISABLED=false
 
+# Proxies in front whose X-Forwarded-For/-Proto/-Port entries are believed: 1 behind one nginx (or on
+# Heroku, where an empty value means 1), 0 when clients connect directly (empty elsewhere). docs/deployment.md
+export TRUSTED_PROXY_COUNT=""
+
 # PostgreSQL timeouts: connect (seconds) and per statement (milliseconds)
 export DB_CONNECT_TIMEOUT_SECONDS=2
 export DB_STATEMENT_TIMEOUT_MS=5000
 
-# gunicorn (gunicorn.conf.py): worker processes, threads per worker, seconds before a stuck
-# request is killed (keep it under Heroku's 30 s router timeout), gunicorn's own log level
+# gunicorn (gunicorn.conf.py, gunicorn_worker.py): worker processes, threads per worker, seconds a
+# request may take before its connection is closed (keep it under Heroku's 30 s router timeout),
+# gunicorn's own log level
 export WEB_CONCURRENCY=2
-export GUNICORN_THREADS=1
+export GUNICORN_THREADS=4
 export GUNICORN_TIMEOUT=25
 export LOG_LEVEL=info
 # Listen port and address. Heroku sets PORT (and DYNO, which binds 0.0.0.0); elsewhere gunicorn

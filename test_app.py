@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import gzip
 import io
 import json
 import threading
@@ -280,6 +282,14 @@ def test_actor_sort(api, catalogue, query, order):
     ("/actors?min_age=-1", "min_age"), ("/actors?max_age=151", "max_age"),
     ("/actors?sort=title", "sort"), ("/actors?movie_id=x", "movie_id"), ("/actors?gender=", "gender"),
     ("/movies?q=a%00b", "q"), ("/actors?gender=f%00", "gender"),
+    # Query integers and dates are ASCII digits: not Arabic-Indic (٣), fullwidth (３) or other Unicode digits.
+    ("/movies?page=%D9%A3", "page"), ("/movies?per_page=%EF%BC%93", "per_page"),
+    ("/actors?min_age=%D9%A3%D9%A0", "min_age"), ("/movies?actor_id=%E0%A5%A7", "actor_id"),
+    ("/movies?released_after=%D9%A2%D9%A0%D9%A2%D9%A0-01-01", "released_after"),
+    ("/history?since=%D9%A2026-01-01T00:00:00Z", "since"),
+    # Text the stored values can never hold.
+    ("/movies?q=a%1B%5B31m", "q"), ("/movies?q=a%0D%0Ab", "q"), ("/movies?q=%E2%80%AEgnp.exe", "q"),
+    ("/actors?gender=%E2%80%8B", "gender"), ("/actors?gender=f%0Am", "gender"), ("/actors?gender=%E2%81%A6f", "gender"),
 ])
 def test_bad_query_parameters_are_400_naming_the_parameter(api, path, field):
     assert_error(api("GET", path), 400, field)
@@ -370,6 +380,150 @@ def test_age_accepts_integral_numbers_and_the_range_ends(api):
     assert new_actor(api, age=150)["age"] == 150
 
 
+@pytest.mark.parametrize("number,age", [
+    ("30.0", 30), ("3e1", 30), ("3.0E+1", 30), ("300e-1", 30), ("-0.0", 0), ("0e-400", 0), ("1.50e2", 150),
+    ("30.00000000000000000000000000000", 30),
+])
+def test_age_written_as_an_exact_integer_counts(api, number, age):
+    data = '{"name": "Exact", "age": ' + number + ', "gender": "f"}'
+    response = api("POST", "/actors", data=data, content_type="application/json")
+    assert response.status_code == 201, response.json
+    assert response.json["actor"]["age"] == age
+
+
+@pytest.mark.parametrize("number,message", [
+    ("1e-400", "must be an integer"),  # a float would make it 0
+    ("30.000000000000001", "must be an integer"),  # a float would make it 30
+    ("29.9999999999999999", "must be an integer"),
+    ("1e400", "less than or equal to 150"),  # a float would make it infinity
+    ("1e999999999", "less than or equal to 150"),
+    ("-1e999999999", "greater than or equal to 0"),
+    ("5e-1", "must be an integer"),
+])
+def test_age_that_is_not_exactly_an_integer_is_a_422(api, app, number, message):
+    data = '{"name": "Exact", "age": ' + number + ', "gender": "f"}'
+    body = assert_error(api("POST", "/actors", data=data, content_type="application/json"), 422, "age")
+    assert message in body["details"]["age"][0]
+    assert row_counts(app) == (0, 0, 0)
+
+
+def test_ids_written_as_exact_integers_count_and_others_do_not(api):
+    actor = new_actor(api)
+    data = '{"title": "T", "release_date": "2020-01-01", "actor_ids": [' + f"{actor['id']}.0" + "]}"
+    assert api("POST", "/movies", data=data, content_type="application/json").status_code == 201
+    data = '{"title": "T", "release_date": "2020-01-01", "actor_ids": [' + f"{actor['id']}.000000000000001" + "]}"
+    assert_error(api("POST", "/movies", data=data, content_type="application/json"), 422, "actor_ids")
+
+
+# Text fields refuse what displays as something else than it is, and what displays as nothing.
+INVISIBLE_OR_MISLEADING = {
+    "zero-width space only": "\u200b",
+    "zero-width spaces and spaces": " \u200b \u200c\u200d ",
+    "word joiner and BOM": "\u2060\ufeff",
+    "soft hyphen only": "\u00ad",
+    "Hangul filler": "\u3164",
+    "braille blank": "\u2800\u2800",
+    "tag characters only": "\U000e0041\U000e0042",
+    "right-to-left override": "\u202egnp.exe",
+    "left-to-right isolate": "a\u2066b\u2069",
+    "pop directional formatting": "ab\u202c",
+    "ANSI escape": "\x1b[31mred\x1b[0m",
+    "SOH": "\x01",
+    "CRLF inside": "Chris\r\nPine",
+    "tab inside": "Chris\tPine",
+    "DEL": "Chris\x7f",
+    "C1 control": "Chris\x9b",
+    "line separator inside": "Chris\u2028Pine",
+    "paragraph separator inside": "Chris\u2029Pine",
+}
+
+
+@pytest.mark.parametrize("name", INVISIBLE_OR_MISLEADING)
+@pytest.mark.parametrize("field", ["name", "gender"])
+def test_actor_text_refuses_controls_bidi_overrides_and_nothing_visible(api, app, name, field):
+    body = {"name": "Chris Pine", "age": 45, "gender": "male", field: INVISIBLE_OR_MISLEADING[name]}
+    assert_error(api("POST", "/actors", json=body), 422, field)
+    assert row_counts(app) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("name", INVISIBLE_OR_MISLEADING)
+def test_movie_titles_refuse_them_too_on_create_and_patch(api, app, name):
+    assert_error(api("POST", "/movies", json={"title": INVISIBLE_OR_MISLEADING[name], "release_date": "2020-01-01"}),
+                 422, "title")
+    movie = new_movie(api)
+    assert_error(api("PATCH", f"/movies/{movie['id']}", json={"title": INVISIBLE_OR_MISLEADING[name]}), 422, "title")
+    assert api("GET", f"/movies/{movie['id']}").json["movie"] == movie
+
+
+@pytest.mark.parametrize("value,field,message", [
+    ("\u200b", "name", "must contain a visible character"),
+    ("\u202egnp.exe", "name", "must not contain bidirectional overrides or isolates"),
+    ("a\x1b[0m", "gender", "must not contain control characters"),
+    ("a\u2028b", "gender", "must not contain line or paragraph separators"),
+])
+def test_the_422_says_what_is_wrong_with_the_text(api, value, field, message):
+    body = assert_error(api("POST", "/actors", json={"name": "N", "age": 1, "gender": "g", field: value}), 422, field)
+    assert body["details"][field][0].startswith(message), body
+
+
+@pytest.mark.parametrize("text", [
+    "\u200bZero-width inside", "Zoë Saldaña", "\u05e9\u05dc\u05d5\u05dd",  # Hebrew: right-to-left text is fine
+    "\u200fRTL mark then text", "Ali\u200d", "Emoji \U0001f3ac", "\U0001f3f4\U000e0067\U000e0062\U000e0073"
+    "\U000e0063\U000e0074\U000e007f",  # a subdivision flag is made with tag characters
+    "\u3000Ideographic spaces\u3000", "Chris\u00a0Pine",
+])
+def test_visible_text_with_unusual_characters_is_accepted(api, text):
+    response = api("POST", "/actors", json={"name": text, "age": 1, "gender": text})
+    assert response.status_code == 201, response.json
+    assert response.json["actor"]["name"] == text.strip()
+
+
+def test_body_encodings_other_than_utf8_are_400(api, app):
+    body = json.dumps({"title": "Encoded", "release_date": "2020-01-01"})
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "latin-1"):
+        data = (body[:-1] + ', "x": "\u00e9"}' if encoding == "latin-1" else body).encode(encoding)
+        response = api("POST", "/movies", data=data, headers={"Content-Type": "application/json; charset=" + encoding})
+        error = assert_error(response, 400)
+        assert error["message"] == "request body must be UTF-8 (not UTF-16, UTF-32 or another encoding)", encoding
+    assert row_counts(app) == (0, 0, 0)
+
+
+def test_a_utf8_byte_order_mark_is_ignored(api):
+    data = codecs.BOM_UTF8 + json.dumps({"title": "BOM", "release_date": "2020-01-01"}).encode()
+    response = api("POST", "/movies", data=data, content_type="application/json")
+    assert response.status_code == 201 and response.json["movie"]["title"] == "BOM"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate", "x-gzip", "identity, gzip", "GZIP"])
+def test_an_encoded_body_is_415_whatever_it_holds(api, app, coding):
+    plain = json.dumps({"title": "Labelled", "release_date": "2020-01-01"}).encode()
+    for data in (plain, gzip.compress(plain)):
+        response = api("POST", "/movies", data=data,
+                       headers={"Content-Type": "application/json", "Content-Encoding": coding})
+        error = assert_error(response, 415)
+        assert "Content-Encoding" in error["message"]
+        assert response.headers["Accept-Encoding"] == "identity"
+    assert row_counts(app) == (0, 0, 0)
+
+
+def test_content_encoding_identity_is_the_plain_body(api):
+    body = {"title": "Plain", "release_date": "2020-01-01"}
+    response = api("POST", "/movies", json=body, headers={"Content-Encoding": "identity"})
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("data,key", [
+    ('{"title": "A", "title": "B", "release_date": "2020-01-01"}', "title"),
+    ('{"title": "A", "release_date": "2020-01-01", "release_date": "2021-01-01"}', "release_date"),
+    ('{"title": "A", "release_date": "2020-01-01", "actor_ids": [], "actor_ids": []}', "actor_ids"),
+    ('{"title": "A", "release_date": "2020-01-01", "x": 1, "x": 1}', "x"),
+])
+def test_duplicate_keys_are_400_naming_the_key(api, app, data, key):
+    error = assert_error(api("POST", "/movies", data=data, content_type="application/json"), 400, key)
+    assert error["message"] == f'request body has the key "{key}" more than once'
+    assert row_counts(app) == (0, 0, 0)
+
+
 def test_every_failing_field_is_named(api):
     body = assert_error(api("POST", "/actors", json={"name": "", "age": "x", "extra": 1}), 422)
     assert set(body["details"]) == {"name", "age", "gender", "extra"}
@@ -397,6 +551,10 @@ def test_patch_actor_validation_leaves_the_record_unchanged(api, body, field):
     actor = new_actor(api)
     assert_error(api("PATCH", f"/actors/{actor['id']}", json=body), 422, field)
     assert api("GET", f"/actors/{actor['id']}").json["actor"] == actor
+
+
+def test_415s_say_that_only_unencoded_bodies_are_taken(api):
+    assert api("POST", "/movies", data="x", content_type="text/plain").headers["Accept-Encoding"] == "identity"
 
 
 @pytest.mark.parametrize("method,path", [("POST", "/movies"), ("POST", "/actors"), ("PATCH", "/movies/1"),

@@ -326,6 +326,14 @@ ATTACKS = {
     "iss a list": lambda m, other: m.token(iss=[m.issuer]),
     "missing sub": lambda m, other: m.token(sub=DROP),
     "sub not a string": lambda m, other: m.token(sub=42),
+    # Every token without a subject would share one rate budget and name nobody in the logs.
+    "sub empty": lambda m, other: m.token(sub=""),
+    "sub only spaces": lambda m, other: m.token(sub="  "),
+    # Tokens meant to live longer than 30 days (TOKEN_MAX_LIFETIME_SECONDS) cannot be withdrawn in time.
+    "valid for 100 years": lambda m, other: m.token(exp=int(time.time()) + 100 * 365 * 86400),
+    "30 days and a second": lambda m, other: m.token(iat=int(time.time()) - 60,
+                                                     exp=int(time.time()) - 60 + 30 * 86400 + 1),
+    "issued 10 years ago, still valid": lambda m, other: m.token(iat=int(time.time()) - 10 * 365 * 86400),
     "missing exp": lambda m, other: m.token(exp=DROP),
     "missing iat": lambda m, other: m.token(iat=DROP),
     "missing kid": lambda m, other: m.token(header={"kid": DROP}),
@@ -390,6 +398,8 @@ ACCEPTED = {
         iat=time.time() - 0.5, nbf=time.time() - 0.5, exp=time.time() + 600.5),
     "extra claims (Auth0's azp, scope, gty)": lambda m: f"Bearer {m.token(azp='abc', scope='openid', gty='x')}",
     "a 4 KiB token": lambda m: f"Bearer {m.token(padding='x' * 2500)}",
+    "exactly 30 days (Auth0's maximum)": lambda m: "Bearer " + m.token(iat=int(time.time()) - 60,
+                                                                     exp=int(time.time()) - 60 + 30 * 86400),
 }
 
 
@@ -398,6 +408,29 @@ def test_valid_token_variants_are_accepted(client, minter, name):
     response = client.get("/movies", headers={"Authorization": ACCEPTED[name](minter)})
     assert response.status_code == 200, response.get_data(as_text=True)
     assert "WWW-Authenticate" not in response.headers
+
+
+@pytest.mark.parametrize("name,change,message", [
+    ("sub empty", {"sub": ""}, "token sub claim must be a non-empty string"),
+    ("valid for 100 years", {"exp": int(time.time()) + 100 * 365 * 86400},
+     "token lifetime (exp - iat) is longer than the 30 days allowed"),
+])
+def test_refused_tokens_say_why(client, minter, name, change, message):
+    response = client.get("/movies", headers=bearer(minter.token(**change)))
+    assert_invalid_token(response)
+    assert response.json["message"] == message
+    assert f'error_description="{message}"' in response.headers["WWW-Authenticate"]
+
+
+def test_the_longest_token_lifetime_is_a_setting(make_app, built_apps, minter):
+    hourly = make_app(TOKEN_MAX_LIFETIME_SECONDS=3600)
+    built_apps.append(hourly)
+    client = hourly.test_client()
+    now = int(time.time())
+    assert client.get("/movies", headers=bearer(minter.token(iat=now, exp=now + 3600))).status_code == 200
+    refused = client.get("/movies", headers=bearer(minter.token(iat=now, exp=now + 3601)))
+    assert_invalid_token(refused)
+    assert refused.json["message"] == "token lifetime (exp - iat) is longer than the 3600 seconds allowed"
 
 
 def test_local_issuer_tokens_and_independent_tokens_agree(client, issuer, minter):
@@ -797,31 +830,84 @@ def test_cache_unknown_kid_refreshes_at_most_once_per_cooldown(fake_issuer):
     assert fake_issuer.calls == 2
 
 
-def test_cache_without_keys_raises_issuer_unavailable_and_retries_after_cooldown(fake_issuer):
+def fetch_times(cache: auth.JwksCache, issuer: FakeIssuer, clock: FakeClock, seconds: int, kid: str = "key-1",
+                expect: type[Exception] | None = auth.IssuerUnavailable) -> list[float]:
+    """Ask `cache` for `kid` every tenth of a second for `seconds`: when (from the start) a fetch ran."""
+    start, fetched = clock.now, []
+    for tick in range(seconds * 10):
+        clock.now = start + tick / 10
+        calls = issuer.calls
+        if expect is None:
+            cache.key(kid)
+        else:
+            with pytest.raises(expect):
+                cache.key(kid)
+        if issuer.calls > calls:
+            fetched.append(tick / 10)
+    return fetched
+
+
+def test_cache_retries_a_failed_fetch_soon_then_less_and_less_often(fake_issuer):
+    """No keys and a down issuer: every request is a 503, and fetches run 0.5 s after the first failure,
+    then 1, 2, 4... s apart, never more than the cool-down (30 s) apart."""
     clock = FakeClock()
     cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
     fake_issuer.failing = True
-    for _ in range(5):
-        with pytest.raises(auth.IssuerUnavailable):
-            cache.key("key-1")
-    assert fake_issuer.calls == 1
-    fake_issuer.failing = False
-    clock.now += 31
+    assert fetch_times(cache, fake_issuer, clock, 100) == [0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5, 61.5, 91.5]
+
+
+def test_cache_uses_a_recovered_issuer_within_a_second_of_a_failure(fake_issuer):
+    clock = FakeClock()
+    cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
+    fake_issuer.failing = True
+    with pytest.raises(auth.IssuerUnavailable):
+        cache.key("key-1")
+    fake_issuer.failing = False  # the issuer is back
+    clock.now += 0.4
+    with pytest.raises(auth.IssuerUnavailable):  # not asked again yet
+        cache.key("key-1")
+    clock.now += 0.1
     assert cache.key("key-1") is not None and fake_issuer.calls == 2
 
+    # A success starts the count of failures afresh: the next failure is retried 0.5 s later again.
+    fake_issuer.keys["key-2"] = new_rsa_key()
+    fake_issuer.failing = True
+    clock.now += 30  # past the cool-down a success sets for unknown kids
+    with pytest.raises(auth.AuthError, match="unknown key"):
+        cache.key("key-2")
+    fake_issuer.failing = False
+    clock.now += 0.5
+    assert cache.key("key-2") is not None and fake_issuer.calls == 4
 
-def test_cache_background_refresh_against_a_down_issuer_waits_for_the_cooldown(fake_issuer):
-    """Stale keys and a down issuer: refreshes must not run on every request ("retries wait for the cool-down")."""
+
+def test_cache_unknown_kids_cannot_make_a_failing_issuer_be_asked_more_often(fake_issuer):
+    """While the issuer fails, tokens with unknown kids cost no more fetches than the back-off allows."""
+    clock = FakeClock()
+    cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
+    cache.key("key-1")
+    clock.now += 30
+    fake_issuer.failing = True
+    times = fetch_times(cache, fake_issuer, clock, 40, kid="unknown", expect=auth.AuthError)
+    assert times == [0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5]
+    assert cache.key("key-1") is not None  # the last good keys kept working throughout
+
+
+def test_cache_background_refresh_against_a_down_issuer_backs_off(fake_issuer):
+    """Stale keys and a down issuer: the last good key keeps working, and refreshes back off as above."""
     clock = FakeClock()
     cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
     cache.key("key-1")
     fake_issuer.failing = True
     clock.now += 601
-    for _ in range(10):  # ten requests within one second, one after another
-        assert cache.key("key-1") is not None  # the last good key keeps working
+    start, fetched = clock.now, []
+    for tick in range(40):  # a request every tenth of a second for four seconds
+        clock.now = start + tick / 10
+        calls = fake_issuer.calls
+        assert cache.key("key-1") is not None
         wait_for_background_refresh()
-        clock.now += 0.1
-    assert fake_issuer.calls <= 2
+        if fake_issuer.calls > calls:
+            fetched.append(tick / 10)
+    assert fetched == [0, 0.5, 1.5, 3.5]
 
 
 def test_cache_concurrent_unknown_kids_share_one_fetch(remote_key):
@@ -857,9 +943,9 @@ def test_cache_concurrent_unknown_kids_share_one_fetch(remote_key):
 
 
 @pytest.mark.parametrize("overrides,missing", [
-    ({}, "AUTH0_DOMAIN and API_AUDIENCE"),
-    ({"AUTH0_DOMAIN": "casting.eu.auth0.com"}, "needs API_AUDIENCE;"),
-    ({"API_AUDIENCE": "https://casting-api"}, "needs AUTH0_DOMAIN;"),
+    ({}, "set AUTH0_DOMAIN and API_AUDIENCE"),
+    ({"AUTH0_DOMAIN": "casting.eu.auth0.com"}, "set API_AUDIENCE ("),
+    ({"API_AUDIENCE": "https://casting-api"}, "set AUTH0_DOMAIN ("),
 ])
 def test_production_without_auth0_refuses_to_start(make_app, overrides, missing):
     with pytest.raises(config.ConfigError, match=re.escape(missing)):
@@ -941,9 +1027,9 @@ def flask_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def cli_env(signing_key, database_url) -> dict:
-    """The environment of a developer's shell: the test key and database, no Auth0 or production settings."""
+    """The environment of a developer's shell: the test key and database, development mode, no Auth0 settings."""
     env = {name: value for name, value in os.environ.items() if name not in AUTH_ENV}
-    env.update(LOCAL_ISSUER_PRIVATE_KEY=pem(signing_key), DATABASE_URL=database_url)
+    env.update(LOCAL_ISSUER_PRIVATE_KEY=pem(signing_key), DATABASE_URL=database_url, APP_ENV="development")
     return env
 
 
@@ -993,6 +1079,13 @@ def test_token_command_rejects_bad_arguments(cli_env, args):
     assert result.returncode != 0
     assert result.stdout == ""
     assert "Error" in result.stderr
+
+
+def test_token_command_mints_nothing_the_app_would_refuse(cli_env):
+    env = {**cli_env, "TOKEN_MAX_LIFETIME_SECONDS": "3600"}
+    assert flask_cli("token", "casting-director", "--expires-in", "3600", env=env).returncode == 0
+    refused = flask_cli("token", "casting-director", "--expires-in", "3601", env=env)
+    assert refused.returncode != 0 and refused.stdout == "" and "3601 is not in the range" in refused.stderr
 
 
 def test_local_issuer_key_file_is_private_and_reused(tmp_path):

@@ -39,18 +39,52 @@ def test_heroku_url_reaches_the_engine_as_psycopg2(make_app):
 
 
 @pytest.mark.parametrize("env,production", [
-    ({}, False), ({"APP_ENV": "production"}, True), ({"APP_ENV": "Production "}, True),
-    ({"DYNO": "web.1"}, True), ({"APP_ENV": "development"}, False),
+    ({}, True), ({"APP_ENV": ""}, True), ({"APP_ENV": "production"}, True), ({"APP_ENV": "Production "}, True),
+    ({"APP_ENV": "staging"}, True), ({"APP_ENV": "develop"}, True), ({"DYNO": "web.1"}, True),
+    ({"APP_ENV": "development"}, False), ({"APP_ENV": " Development "}, False),
+    ({"APP_ENV": "development", "DYNO": "web.1"}, True),
 ])
-def test_production_is_app_env_or_heroku(env, production):
+def test_development_is_opt_in_and_never_on_heroku(env, production):
+    """Only APP_ENV=development turns the local issuer, /dev/token and open CORS on: a forgotten or
+    mistyped setting means production, with its checks."""
     assert config.is_production(env) is production
+    assert config.load("/srv/instance", env)["PRODUCTION"] is production
 
 
-def test_production_refuses_sqlite():
-    settings = config.load("/srv/instance", {"APP_ENV": "production", "AUTH0_DOMAIN": "t.auth0.com",
-                                             "API_AUDIENCE": "casting"})
-    with pytest.raises(config.ConfigError, match="SQLite"):
-        config.check_production(settings)
+@pytest.mark.parametrize("env,missing", [
+    ({}, "AUTH0_DOMAIN (your Auth0 tenant's domain) and API_AUDIENCE"),
+    ({"AUTH0_DOMAIN": "t.auth0.com"}, "API_AUDIENCE (the identifier of its Auth0 API)"),
+    ({"AUTH0_DOMAIN": "t.auth0.com", "API_AUDIENCE": "casting"}, "PostgreSQL, not SQLite"),
+])
+def test_a_production_start_without_its_settings_says_what_to_set_or_how_to_develop(env, missing):
+    with pytest.raises(config.ConfigError) as refused:
+        config.check_production(config.load("/srv/instance", env))
+    message = str(refused.value)
+    assert f"production mode needs {missing}" in message
+    assert "set APP_ENV=development to run locally" in message
+    assert "whenever APP_ENV is not development" in message
+
+
+@pytest.mark.parametrize("env,proxies", [
+    ({}, 0), ({"DYNO": "web.1"}, 1), ({"TRUSTED_PROXY_COUNT": "2"}, 2),
+    ({"DYNO": "web.1", "TRUSTED_PROXY_COUNT": "0"}, 0), ({"TRUSTED_PROXY_COUNT": " "}, 0),
+])
+def test_trusted_proxies_are_none_unless_on_heroku_or_set(env, proxies):
+    assert config.load("/srv/instance", env)["TRUSTED_PROXY_COUNT"] == proxies
+
+
+@pytest.mark.parametrize("name,value", [
+    ("TRUSTED_PROXY_COUNT", "-1"), ("TRUSTED_PROXY_COUNT", "one"), ("TRUSTED_PROXY_COUNT", "\u0663"),
+    ("TOKEN_MAX_LIFETIME_SECONDS", "0"), ("TOKEN_MAX_LIFETIME_SECONDS", "1.5"), ("TOKEN_MAX_LIFETIME_SECONDS", "30d"),
+])
+def test_whole_number_settings_refuse_anything_else(name, value):
+    with pytest.raises(config.ConfigError, match=name):
+        config.load("/srv/instance", {name: value})
+
+
+def test_tokens_live_at_most_30_days_unless_set():
+    assert config.load("/srv/instance", {})["TOKEN_MAX_LIFETIME_SECONDS"] == 30 * 24 * 3600
+    assert config.load("/srv/instance", {"TOKEN_MAX_LIFETIME_SECONDS": "3600"})["TOKEN_MAX_LIFETIME_SECONDS"] == 3600
 
 
 @pytest.mark.parametrize("url,tls", [
@@ -101,7 +135,7 @@ def test_seed_command(app):
 # --- the settings' documentation: setup.sh, the README's table and app.json name every one ---------------
 
 ROOT = Path(__file__).parent
-READ_FROM_ENV = re.compile(r"""(?:env|environ)(?:\.get\(|\[)["']([A-Z][A-Z0-9_]+)["']""")
+READ_FROM_ENV = re.compile(r"""(?:(?:env|environ)(?:\.get\(|\[)|_count\(env, )["']([A-Z][A-Z0-9_]+)["']""")
 # Set by Heroku or its add-ons, or only for development, tests and the benchmark: not app.json's to ask for.
 NOT_FOR_APP_JSON = {"DATABASE_URL", "REDIS_URL", "PORT", "BIND_HOST", "JWKS_URL", "TOKEN_ISSUER",
                     "ALLOW_TEST_ISSUER", "LOCAL_ISSUER_PRIVATE_KEY"}
@@ -112,7 +146,7 @@ def test_every_setting_is_in_setup_sh_the_readme_and_app_json():
     for name in ("config.py", "gunicorn.conf.py"):
         read |= set(READ_FROM_ENV.findall((ROOT / name).read_text()))
     read -= {"DYNO"}  # Heroku's own marker
-    assert {"AUTH0_DOMAIN", "DB_STATEMENT_TIMEOUT_MS", "GUNICORN_TIMEOUT", "PORT"} <= read  # the pattern finds them
+    assert {"AUTH0_DOMAIN", "DB_STATEMENT_TIMEOUT_MS", "GUNICORN_TIMEOUT", "PORT", "TRUSTED_PROXY_COUNT"} <= read
 
     setup = (ROOT / "setup.sh").read_text()
     in_setup = set(re.findall(r"^export ([A-Z][A-Z0-9_]+)=", setup, re.M))

@@ -33,6 +33,7 @@ from auth import ROLE_PERMISSIONS, LocalIssuer
 from cli import seed_demo
 from config import ConfigError
 from conftest import LIVE_SETTINGS, JwksEndpoint, pem, start_gunicorn
+from middleware import PERMISSIONS_POLICY
 from models import Actor, Movie, db
 
 ROOT = Path(__file__).resolve().parent
@@ -55,6 +56,11 @@ AUTH0_CLIENT_ID = "dashboard-spa"
 def test_page_is_served_under_a_strict_csp(client):
     response = client.get("/")
     assert response.status_code == 200 and response.mimetype == "text/html"
+    assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response.headers["Permissions-Policy"] == PERMISSIONS_POLICY
+    assert {"camera=()", "microphone=()", "geolocation=()", "payment=()"} <= set(PERMISSIONS_POLICY.split(", "))
+    assert client.get("/docs").headers["Permissions-Policy"] == PERMISSIONS_POLICY
+    assert "Permissions-Policy" not in client.get("/health").headers  # JSON is no page
     csp = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
     assert csp["script-src"] == "'self'" and csp["style-src"] == "'self'"
     assert csp["connect-src"] == "'self'" and csp["img-src"] == "'self' data:"
@@ -243,6 +249,20 @@ def sign_in(page, role: str) -> None:
     page.get_by_role("button", name=ROLE_LABELS[role]).click()
     expect(page.locator("#role-badge")).to_have_text(ROLE_LABELS[role])
     expect(page.get_by_role("heading", name="Movies", exact=True)).to_be_visible()
+
+
+def test_the_page_may_use_no_powerful_feature_and_keeps_its_window_to_itself(browsing, server):
+    """Permissions-Policy and Cross-Origin-Opener-Policy, as gunicorn serves them and as Chromium reads them."""
+    page = browsing.page()
+    console = []
+    page.on("console", lambda message: console.append(message.text))
+    response = page.goto("/")
+    assert response.headers["cross-origin-opener-policy"] == "same-origin"
+    assert "camera=()" in response.headers["permissions-policy"]
+    for feature in ("camera", "microphone", "geolocation", "payment", "usb", "clipboard-read"):
+        assert page.evaluate(f"document.featurePolicy.allowsFeature('{feature}')") is False, feature
+    assert page.evaluate("document.featurePolicy.allowsFeature('sync-xhr')") is True  # not in the list: default
+    assert not [text for text in console if "Permissions-Policy" in text or "Feature Policy" in text], console
 
 
 def type_date(page, field, date: dt.date) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.serving import make_server
 
 import config
+import ratelimit
 from middleware import JsonFormatter
 from models import db
 
@@ -114,9 +115,32 @@ def production(make_app, **overrides):
     return make_app(**settings)
 
 
-def test_production_sends_hsts_trusts_one_proxy_hop_and_is_not_debug(make_app):
+def test_production_sends_hsts_and_is_not_debug(make_app):
     app = production(make_app, CORS_ORIGINS="")
     assert app.debug is False
+    assert app.test_client().get("/health").headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+FORWARDED = {"X-Forwarded-For": "6.6.6.6, 203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443",
+             "X-Forwarded-Host": "evil.example"}
+
+
+@pytest.mark.parametrize("proxies,headers,expected", [
+    # No proxy in front (the default off Heroku): every X-Forwarded-* header is the client's own claim.
+    (0, FORWARDED, {"addr": "127.0.0.1", "scheme": "http", "host": "casting.herokuapp.com"}),
+    # One (Heroku's router): its entry, the last, not what the client put before it; X-Forwarded-Host never.
+    (1, FORWARDED, {"addr": "203.0.113.9", "scheme": "https", "host": "casting.herokuapp.com"}),
+    (2, FORWARDED, {"addr": "6.6.6.6", "scheme": "http", "host": "casting.herokuapp.com"}),
+    (1, {"X-Forwarded-For": "2001:DB8::0:1"},
+     {"addr": "2001:db8::1", "scheme": "http", "host": "casting.herokuapp.com"}),
+    # What no proxy writes was made up: the connection's own values stay.
+    (1, {"X-Forwarded-For": "a/b:c*d{e}", "X-Forwarded-Proto": "javascript", "X-Forwarded-Port": "x"},
+     {"addr": "127.0.0.1", "scheme": "http", "host": "casting.herokuapp.com"}),
+    (1, {"X-Forwarded-For": "203.0.113.9:4711", "X-Forwarded-Port": "70000"},
+     {"addr": "127.0.0.1", "scheme": "http", "host": "casting.herokuapp.com"}),
+], ids=["no-proxy", "one-proxy", "two-proxies", "ipv6", "made-up", "port-in-address"])
+def test_forwarded_headers_count_only_through_the_trusted_proxies(make_app, proxies, headers, expected):
+    app = production(make_app, TRUSTED_PROXY_COUNT=proxies)
 
     @app.get("/whoami")
     def whoami():
@@ -124,14 +148,40 @@ def test_production_sends_hsts_trusts_one_proxy_hop_and_is_not_debug(make_app):
 
         return {"addr": request.remote_addr, "scheme": request.scheme, "host": request.host}
 
-    client = app.test_client()
-    response = client.get("/whoami", base_url="http://casting.herokuapp.com",
-                          headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9", "X-Forwarded-Proto": "https",
-                                   "X-Forwarded-Port": "443", "X-Forwarded-Host": "evil.example"})
-    # The router's hop, not the client's claim; and the Host the router passed on, not a forwarded one
-    # (Heroku's router sets no X-Forwarded-Host, so whatever comes is the client's).
-    assert response.json == {"addr": "203.0.113.9", "scheme": "https", "host": "casting.herokuapp.com"}
-    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    response = app.test_client().get("/whoami", base_url="http://casting.herokuapp.com", headers=headers)
+    assert response.json == expected
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_rate_limit_keys_are_ip_addresses_whatever_x_forwarded_for_says(make_app, app, proxies):
+    """Rotating X-Forwarded-For buys no fresh budget without a trusted proxy, and no header becomes a key."""
+    from flask import g
+
+    limited = make_app(TRUSTED_PROXY_COUNT=proxies, RATELIMIT_ENABLED=True, RATE_LIMIT_READS="2/hour",
+                       PUBLIC_READS=True)
+    keys = []
+
+    @limited.after_request
+    def key(response):
+        keys.append(ratelimit.client_key())
+        g.pop("claims", None)
+        return response
+
+    client = limited.test_client()
+    spoofed = ["10.0.0.1", "10.0.0.2", "a/b:c*d{e}", "10.0.0.3"]
+    statuses = [client.get("/movies", headers={"X-Forwarded-For": value}).status_code for value in spoofed]
+    if proxies == 0:
+        assert statuses == [200, 200, 429, 429]
+        assert keys == ["ip:127.0.0.1"] * 4
+    else:
+        assert statuses == [200, 200, 200, 200]  # a proxy's entries are different clients; garbage is the peer's
+        assert keys == ["ip:10.0.0.1", "ip:10.0.0.2", "ip:127.0.0.1", "ip:10.0.0.3"]
+
+
+@pytest.mark.parametrize("peer,key", [("192.0.2.7", "ip:192.0.2.7"), ("", "ip:0.0.0.0"), ("unix:/x", "ip:0.0.0.0")])
+def test_the_rate_limit_key_is_an_address_even_without_one(app, peer, key):
+    with app.test_request_context("/movies", environ_base={"REMOTE_ADDR": peer}):
+        assert ratelimit.client_key() == key
 
 
 @pytest.mark.parametrize("overrides,missing", [

@@ -13,9 +13,10 @@ step() { printf '\n==> %s\n' "$*"; }
 python=.venv/bin/python
 flask=(.venv/bin/flask --app app)
 
-# These checks need the local issuer, private reads and no shared rate-limit store,
+# These checks need development mode (the local issuer), private reads and no shared rate-limit store,
 # whatever the calling shell has set.
-unset AUTH0_DOMAIN API_AUDIENCE JWKS_URL TOKEN_ISSUER APP_ENV DYNO PUBLIC_READS REDIS_URL
+unset AUTH0_DOMAIN API_AUDIENCE JWKS_URL TOKEN_ISSUER DYNO PUBLIC_READS REDIS_URL TRUSTED_PROXY_COUNT
+export APP_ENV=development
 export DATABASE_URL="$TEST_DATABASE_URL"
 # The fuzzer sends thousands of requests with one token: budgets it cannot exhaust (the limiter stays on).
 export RATE_LIMIT_READS=1000000/minute RATE_LIMIT_WRITES=1000000/minute

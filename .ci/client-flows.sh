@@ -4,9 +4,9 @@
 # type-checked by `tsc` with strict on). Generated code is not committed: the Python client goes to a temporary
 # folder, the TypeScript types to clients/generated/ (git-ignored), where flow.ts imports them from.
 # Called by .ci/api-checks.sh; by hand, against `make run` in another terminal:
-#   PRODUCER_TOKEN=$(.venv/bin/flask --app app token executive-producer) \
-#   DIRECTOR_TOKEN=$(.venv/bin/flask --app app token casting-director) \
-#   ASSISTANT_TOKEN=$(.venv/bin/flask --app app token casting-assistant) bash .ci/client-flows.sh http://127.0.0.1:5000
+#   PRODUCER_TOKEN=$(APP_ENV=development .venv/bin/flask --app app token executive-producer) \
+#   DIRECTOR_TOKEN=$(APP_ENV=development .venv/bin/flask --app app token casting-director) \
+#   ASSISTANT_TOKEN=$(APP_ENV=development .venv/bin/flask --app app token casting-assistant) bash .ci/client-flows.sh http://127.0.0.1:5000
 # Needs .venv (make install) and node_modules (npm ci). Both flows run; fails if either failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

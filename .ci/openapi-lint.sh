@@ -11,7 +11,7 @@ workdir=$(mktemp -d)
 trap 'rm -rf "$workdir"' EXIT
 export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
 
-PUBLIC_READS=true .venv/bin/flask --app app openapi >"$workdir/openapi-public-reads.json"
+APP_ENV=development PUBLIC_READS=true .venv/bin/flask --app app openapi >"$workdir/openapi-public-reads.json"
 
 # Prints one line per document and linter; the linters' own report only when they found something.
 count() {  # count redocly|spectral REPORT: "E W I" (errors, warnings, ignored or lesser)

@@ -216,7 +216,7 @@ def run(args) -> int:
         if not shutil.which(tool):
             print(f"{tool} is needed (Debian: apt-get install wrk postgresql-client)", file=sys.stderr)
             return 2
-    migrate_env = {**os.environ, "DATABASE_URL": database_url}
+    migrate_env = {**os.environ, "DATABASE_URL": database_url, "APP_ENV": "development"}
     subprocess.run([str(VENV_BIN / "flask"), "--app", "app", "db", "upgrade"], cwd=ROOT, env=migrate_env, check=True,
                    capture_output=True, timeout=120)
     issuer = Issuer()

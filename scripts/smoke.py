@@ -14,7 +14,7 @@ Tokens come from the environment, never from the command line:
   DIRECTOR_TOKEN   optional: adds Casting Director permission checks
 
 Example:
-  PRODUCER_TOKEN=$(.venv/bin/flask --app app token executive-producer) \\
+  PRODUCER_TOKEN=$(APP_ENV=development .venv/bin/flask --app app token executive-producer) \\
       python scripts/smoke.py http://127.0.0.1:5000
 """
 
