@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # mode and refuses to start without its production settings.
 FLASK  := APP_ENV=development $(BIN)/flask --app app
 
-.PHONY: run test lint install clean bench bench-quick fuzz auth0 auth0-tenant
+.PHONY: run test lint install clean bench bench-quick bench-compare fuzz auth0 auth0-tenant
 
 # Reinstalls only when a requirements file changed since the last install.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -36,18 +36,26 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The benchmark (bench/run.py): needs PostgreSQL (BENCH_DATABASE_URL, or a scratch database made
-# through .ci/postgres.sh), wrk and pgbench. Writes bench/results.md and bench/results.png.
+# The benchmark (bench/README.md): needs PostgreSQL (BENCH_DATABASE_URL, or a scratch database made
+# through .ci/postgres.sh), wrk and pgbench. Writes bench/results.md, .png and .json.
+# BENCH_ARGS passes options to bench/run.py, e.g. make bench BENCH_ARGS="--sizes 1000,10000 --duration 5".
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP) bench/requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	@touch $@
 
 bench: $(BENCH_STAMP)
-	bash bench/run.sh
+	bash bench/run.sh $(BENCH_ARGS)
 
 bench-quick: $(STAMP)
 	bash bench/run.sh --quick
+
+# Chosen scenarios at another commit and here, in alternating rounds:
+# make bench-compare BASE=<commit> [ONLY="write mix"] [SIZES=10000] [ROUNDS=3] [BENCH_ARGS=...]
+bench-compare: $(STAMP)
+	@test -n "$(BASE)" || { echo 'usage: make bench-compare BASE=<commit> [ONLY="write mix"] [SIZES=10000] [ROUNDS=3]'; exit 2; }
+	ONLY="$(or $(ONLY),write mix)" SIZES="$(or $(SIZES),10000)" ROUNDS="$(or $(ROUNDS),3)" \
+	  bash bench/compare.sh $(BASE) $(BENCH_ARGS)
 
 # The live API checks of CI (.ci/api-checks.sh) on random seeds and more examples: hunts for new failures.
 fuzz: $(STAMP)

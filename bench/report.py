@@ -1,153 +1,287 @@
-"""Write bench/results.md (the table and the targets) and bench/results.png (throughput and p99 by size)."""
+"""Write bench/results.md (the targets, the worker setups, every figure) and bench/results.png (throughput
+and p99 by size) from one run's figures (bench/results.json, which bench/run.py writes).
+
+    python bench/report.py bench/results.json          # the report again, from the same figures
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import platform
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
 
-LIST = "GET /movies pages 1..50"
-LIST_DEEP = "GET /movies pages 1..500"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import (  # noqa: E402
+    ACTORS,
+    ANY_PAGE,
+    BROAD,
+    CURSOR,
+    HEALTH,
+    LIST_50,
+    LIST_500,
+    NARROW,
+    PG_ANY_PAGE,
+    PG_LIST_50,
+    PG_LIST_500,
+    PG_LIST_500_BEFORE,
+    PG_SEARCH,
+    RECORD,
+    REPEAT_SIZE,
+    REVALIDATE_LIST,
+    REVALIDATE_RECORD,
+    WRITES,
+    counted_path,
+)
+
+# The figures issue 16 starts from (its text), as ratios to /health in the same run: a broad search at
+# 100k movies ran at 38 req/s with /health at 3,821; at 1M at 30 req/s, with pages 1..500 at 694 req/s
+# being 0.15x /health (so /health at about 4,627).
+BROAD_BEFORE = {100_000: 38 / 3821, 1_000_000: 30 / (694 / 0.15)}
+TARGETS = {"list_vs_pgbench": 0.55, "revalidation": 0.50, "broad_multiple": 4.0, "cursor": 0.80, "any_page": 0.25}
+PGBENCH_STATEMENTS = {PG_LIST_500_BEFORE: 2}  # page_offset_count.sql; the other scripts run one statement
+CHART = [HEALTH, LIST_50, LIST_500, ANY_PAGE, CURSOR, BROAD, NARROW, RECORD, ACTORS, REVALIDATE_LIST,
+         REVALIDATE_RECORD, WRITES]
 
 
-# The path whose statements are counted for each scenario (bench/run.py COUNTED_PATHS).
-STATEMENTS_OF = {
-    LIST: "/movies?per_page=20&page=3", LIST_DEEP: "/movies?per_page=20&page=3",
-    "GET /movies?q= (1 in 10)": "/movies?q=night&per_page=20",
-    "GET /movies?q= (1 movie)": "/movies?q=night&per_page=20",
-    "GET /movies/{id}": "/movies/1",
-    "GET /actors?min_age=": "/actors?min_age=60&per_page=20",
-}
+def _percent(ratio: float) -> str:
+    return f"{ratio:.1%}" if ratio < 0.1 else f"{ratio:.0%}"
 
 
-def _ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.0%}" if a and b else "n/a"
+def _target(ratio: float | None, target: float) -> str:
+    """`**34%** (target 50%: missed by 16 points)`, or `... met)`."""
+    if ratio is None:
+        return f"not measured in this run (target {_percent(target)})"
+    points = (target - ratio) * 100
+    verdict = "met" if ratio >= target else f"missed by {points:.1f} points" if points < 10 else \
+        f"missed by {points:.0f} points"
+    return f"**{_percent(ratio)}** (target {_percent(target)}: {verdict})"
 
 
-def _target(a: float | None, b: float | None, target: float) -> str:
-    """`**34%** (target 50%: missed by 16 points)`, or `met`."""
-    if not (a and b):
-        return f"n/a (target {target:.0%})"
-    ratio = a / b
-    verdict = "met" if ratio >= target else f"missed by {(target - ratio) * 100:.0f} points"
-    return f"**{ratio:.0%}** (target {target:.0%}: {verdict})"
+def _rps(row: dict | None, name: str) -> float | None:
+    if row is None:
+        return None
+    found = row["scenarios"].get(name) or row["pgbench"].get(name)
+    return found["rps"] if isinstance(found, dict) else found
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def _elsewhere(results: dict, numerator: str, denominator: str, size: int) -> str:
+    """The same ratio at the run's other sizes, in parentheses."""
+    others = [f"{row['size']:,}: {_percent(ratio)}" for row in results["rows"] if row["size"] != size
+              and (ratio := _ratio(_rps(row, numerator), _rps(row, denominator)))]
+    return f" (at {'; '.join(others)})" if others else ""
+
+
+def targets(results: dict) -> list[str]:
+    by_size = {row["size"]: row for row in results["rows"]}
+    lines = []
+    ten = by_size.get(REPEAT_SIZE)
+    pairs = (ten or {}).get("pairs")
+    if pairs:
+        ratios = [pair["ratio"] for pair in pairs]
+        lines.append(f"1. **The list, cold**: at 10k movies, random pages 1..500, vs pgbench doing the same work in "
+                     f"SQL (`bench/page.sql`), the median of {len(ratios)} runs side by side: "
+                     + _target(statistics.median(ratios), TARGETS["list_vs_pgbench"])
+                     + "; the runs: " + ", ".join(
+                         f"{_percent(r)} ({p['app']['rps']:,.0f} req/s vs {p['pgbench']:,.0f} tps)"
+                         for r, p in zip(ratios, pairs, strict=True)) + ".")
+        before = [pair["ratio_before"] for pair in pairs if "ratio_before" in pair]
+        if before:
+            lines.append(f"   Against issue 16's own reference (`bench/page_offset_count.sql`: OFFSET from the start "
+                         f"at every depth and a `COUNT(*)` of the table, more work than the app does) the median is "
+                         f"{_percent(statistics.median(before))} (" + ", ".join(_percent(r) for r in before) + ").")
+    else:
+        lines.append("1. **The list, cold**: "
+                     + _target(_ratio(_rps(ten, LIST_500), _rps(ten, PG_LIST_500)), TARGETS["list_vs_pgbench"]))
+    revalidations = []
+    for row in results["rows"]:
+        list_ratio = _ratio(_rps(row, REVALIDATE_LIST), _rps(row, HEALTH))
+        record_ratio = _ratio(_rps(row, REVALIDATE_RECORD), _rps(row, HEALTH))
+        if list_ratio or record_ratio:
+            revalidations.append(f"   - {row['size']:,} movies: a list page "
+                                 f"{_target(list_ratio, TARGETS['revalidation'])}, a record "
+                                 f"{_target(record_ratio, TARGETS['revalidation'])}")
+    lines.append("2. **Revalidation** (`If-None-Match` naming the current ETag, every answer a 304) vs `/health`:")
+    lines += revalidations or ["   - not measured in this run"]
+    for number, size in ((3, 100_000), (4, 1_000_000)):
+        row = by_size.get(size)
+        label = "100k" if size < 1_000_000 else "1M"
+        if number == 3:
+            lines.append(f"3. **Broad search** (`q=` matching one movie in ten, exact `total`) at {label} movies:")
+        else:
+            lines.append(f"4. **A million movies** ({label} movies, 500k actors, 3M castings):")
+        if row is None:
+            lines.append(f"   - not measured in this run (no {size:,} in `--sizes`)")
+            continue
+        if number == 4:
+            lines.append("   - a cursor walk (the page after a cursor at a random depth) vs random pages 1..50: "
+                         + _target(_ratio(_rps(row, CURSOR), _rps(row, LIST_50)), TARGETS["cursor"])
+                         + _elsewhere(results, CURSOR, LIST_50, size))
+            lines.append("   - random pages by number over the whole list (1..50,000) vs pages 1..50: "
+                         + _target(_ratio(_rps(row, ANY_PAGE), _rps(row, LIST_50)), TARGETS["any_page"])
+                         + _elsewhere(results, ANY_PAGE, LIST_50, size))
+        broad, before = _ratio(_rps(row, BROAD), _rps(row, HEALTH)), BROAD_BEFORE[size]
+        multiple = f" = {broad / before:.1f}x the issue's {_percent(before)} (the target is 4x)" if broad else ""
+        lines.append(f"   - the broad search vs `/health`: {_target(broad, TARGETS['broad_multiple'] * before)}"
+                     + multiple)
+        count = _rps(row, PG_SEARCH)
+        if count:
+            app = _rps(row, BROAD)
+            lines.append(f"   - the database's own limit: pgbench counting the same matches in SQL "
+                         f"(`bench/search_count.sql`, nothing else) runs {count:,.0f} tps"
+                         + (f"; the app's broad search (page, cast and exact total) runs at {app / count:.2f}x that"
+                            if app else ""))
+        if number == 4:
+            lines.append(f"   - the loader (`bench/load.sql`) made them in {row['load_seconds']} s")
+    setups = (ten or {}).get("setups")
+    if setups:
+        default, sync = setups["default"], setups["sync"]
+        lines.append(f"5. **Worker setup** at 10k movies (table below): the configured default ({default['label']}) "
+                     f"runs the list at {_percent(_rps(default, LIST_500) / _rps(sync, LIST_500))} of the rate "
+                     f"of sync workers ({sync['label']}), `/health` at "
+                     f"{_percent(_rps(default, HEALTH) / _rps(sync, HEALTH))}.")
+    counted = [row for row in results["rows"] if row.get("statements")]
+    if counted:
+        lines.append("- **Statements per request** the same at every size and for every page size (the CI gate "
+                     "compares them with `bench/statements.json`): " + ("yes" if not [
+                         f for f in results["failures"] if "statements" in f] else "**no**, see the failures"))
+    return lines
+
+
+def _setup_rows(results: dict) -> list[str]:
+    ten = next((row for row in results["rows"] if row.get("setups")), None)
+    if not ten:
+        return []
+    lines = ["", "## Worker setup", "",
+             "The configured default (`gunicorn.conf.py` with this environment) and sync workers "
+             "(`GUNICORN_CMD_ARGS=\"--worker-class sync --threads 1\"`), one server after the other at "
+             f"{ten['size']:,} movies:", "",
+             "| setup | /health req/s | /health p99 ms | list pages 1..500 req/s | list p99 ms | list / health | "
+             "peak RSS / worker MB |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for key in ("default", "sync"):
+        s = ten["setups"][key]
+        health, listed = s["scenarios"][HEALTH], s["scenarios"][LIST_500]
+        lines.append(f"| {key}: {s['label']} | {health['rps']:,.0f} | {health['p99']:.1f} | {listed['rps']:,.0f} | "
+                     f"{listed['p99']:.1f} | {listed['rps'] / health['rps']:.2f} | {max(s['rss_mb']):.0f} |")
+    return lines
 
 
 def _statements(row: dict, name: str) -> str:
-    if name == "GET /health":
+    if name == HEALTH:
         return "0"
-    path = STATEMENTS_OF.get(name)
-    return str(row["statements"][path]) if path else "mixed"
+    path = counted_path(name)
+    if path and row.get("statements") and path in row["statements"]:
+        return str(row["statements"][path])
+    return "mixed" if name == WRITES else ""
 
 
-def write(results: list[dict], args, markdown_path, png_path) -> None:
-    scenarios = [name for name in results[-1] if isinstance(results[-1][name], dict) and "rps" in results[-1][name]]
+def write(results: dict, markdown_path: Path, png_path: Path) -> None:
+    meta = results["meta"]
+    setup = next((row["setup"]["label"] for row in results["rows"] if "setup" in row), "?")
+    limiter = "with Redis" if meta["redis"] else "counting in each process's memory (no Redis)"
     lines = [
         "# Benchmark results",
         "",
-        f"Made by `make bench` on {dt.date.today().isoformat()}: {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, gunicorn with 2 sync workers in the production configuration "
-        f"(RS256 tokens checked against a JWKS, rate limiter on), PostgreSQL on the same machine, "
-        f"wrk with {args.connections} connections for {args.duration} s per scenario from a second process. "
-        "Every figure below comes from the same run; compare ratios, not absolute numbers, across machines.",
+        f"Made by `make bench` on {meta['date']} (commit `{meta['commit']}`, in {meta['seconds'] // 60} min "
+        f"{meta['seconds'] % 60} s): "
+        f"{meta['cores']} cores, Python {meta['python']}, PostgreSQL {meta['postgresql']} on the same machine, "
+        f"gunicorn ({setup}) in the production configuration (RS256 tokens checked against a JWKS, the rate "
+        f"limiter on {limiter}, the access log written), wrk with {meta['connections']} connections for "
+        f"{meta['duration']} s per scenario after {meta['warmup']} s of warm-up, from a second process. Every "
+        "figure below comes from this one run (all of them in `bench/results.json`); compare ratios, not "
+        "absolute numbers, across machines. `bench/README.md` says how to reproduce them and what each "
+        "scenario measures.",
         "",
-        "| movies | scenario | req/s | p50 ms | p99 ms | non-2xx | SQL statements / request | "
-        "peak RSS / worker MB |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "## Targets (issue 16)",
+        "",
+        *targets(results),
     ]
-    for row in results:
+    if results["failures"]:
+        lines += ["", "**The run's gate failed:**", "", *(f"- {failure}" for failure in results["failures"])]
+    lines += _setup_rows(results)
+    lines += ["", "## Every figure", "",
+              "| movies | scenario | req/s | p50 ms | p99 ms | failed (non-2xx, non-304 or socket error) | "
+              "SQL statements / request | peak RSS / worker MB |",
+              "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for row in results["rows"]:
         rss = max(row["rss_mb"], default=0)
-        for name in scenarios:
-            if name in row:
-                m = row[name]
-                lines.append(f"| {row['size']:,} | {name} | {m['rps']:,.0f} | {m['p50']:.2f} | {m['p99']:.2f} | "
-                             f"{m['non_2xx']} | {_statements(row, name)} | {rss:.0f} |")
-        for pages in (50, 500):
-            key = f"pgbench pages 1..{pages}"
-            if key in row:
-                lines.append(f"| {row['size']:,} | pgbench: the list's SQL, pages 1..{pages} | {row[key]:,.0f} "
-                             "| | | | 2 | |")
-    lines += ["", "SQL statements per request for every counted path (in-process, the same at every size; "
-              "the CI gate compares them with `bench/statements.json`):", ""]
-    lines += [f"- `{path}`: {count}" for path, count in results[0]["statements"].items()]
-    lines += ["", "Peak RSS of each gunicorn worker (MB): " + "; ".join(
-        f"{row['size']:,} movies: " + ", ".join(f"{mb:.0f}" for mb in row["rss_mb"]) for row in results)]
-
-    by_size = {row["size"]: row for row in results}
-    lines += ["", "## Targets", ""]
-    ten = by_size.get(10_000)
-    if ten:
-        deep = ten.get(LIST_DEEP, {}).get("rps")
-        lines.append("- list (pages 1..500, 10k movies) vs pgbench doing the same work in SQL: "
-                     + _target(deep, ten.get("pgbench pages 1..500"), 0.50))
-        lines.append("- list (pages 1..500, 10k movies) vs the app's own /health: "
-                     + _target(deep, ten["GET /health"]["rps"], 0.15))
-    if 1_000 in by_size and 100_000 in by_size:
-        lines.append("- list (pages 1..50) at 100k movies vs at 1k: "
-                     + _target(by_size[100_000][LIST]["rps"], by_size[1_000][LIST]["rps"], 0.80))
-    lines.append("- statements per request: constant for every list endpoint (see above; the CI gate fails otherwise)")
-    lines += ["", "## Reading the figures", "", NOTES, ""]
+        for name, m in row["scenarios"].items():
+            lines.append(f"| {row['size']:,} | {name} | {m['rps']:,.0f} | {m['p50']:.2f} | {m['p99']:.2f} | "
+                         f"{m['failed']} | {_statements(row, name)} | {rss:.0f} |")
+        for name, tps in row["pgbench"].items():
+            lines.append(f"| {row['size']:,} | {name} (tps) | {tps:,.0f} | | | | {PGBENCH_STATEMENTS.get(name, 1)} | |")
+    lines += ["", "`any page (1..size/20)`: random pages over the whole list (1..5,000 at 100k, 1..50,000 at 1M); "
+              "pgbench rows are transactions per second of one SQL statement each. Load times: "
+              + "; ".join(f"{row['size']:,} movies {row['load_seconds']} s" for row in results["rows"]) + "."]
+    remeasured = [f"{row['size']:,}: {name}" for row in results["rows"] for name in row["remeasured"]]
+    if remeasured:
+        lines += ["", "Measured twice (below its floor the first time; the better run is shown): "
+                  + "; ".join(remeasured) + "."]
+    counted = next((row["statements"] for row in reversed(results["rows"]) if row.get("statements")), None)
+    if counted:
+        lines += ["", "SQL statements per request of every counted path (in-process, the second of two identical "
+                  "requests; the CI gate compares them with `bench/statements.json`):", ""]
+        lines += [f"- `{path}`: {count}" for path, count in counted.items()]
+    lines.append("")
     markdown_path.write_text("\n".join(lines))
+    chart(results, png_path)
 
+
+def chart(results: dict, png_path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = [row["size"] for row in results]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name in (LIST, LIST_DEEP, "GET /movies?q= (1 in 10)", "GET /movies?q= (1 movie)", "GET /movies/{id}",
-                 "GET /actors?min_age=", "GET /health"):
-        points = [(row["size"], row[name]) for row in results if name in row]
-        if points:
-            left.plot([p[0] for p in points], [p[1]["rps"] for p in points], marker="o", label=name)
-            right.plot([p[0] for p in points], [p[1]["p99"] for p in points], marker="o", label=name)
-    pg = [(row["size"], row["pgbench pages 1..50"]) for row in results if "pgbench pages 1..50" in row]
-    left.plot([p[0] for p in pg], [p[1] for p in pg], marker="s", linestyle="--", label="pgbench (list SQL)")
-    for axis, title in ((left, "throughput (req/s)"), (right, "p99 latency (ms)")):
+    rows = results["rows"]
+    sizes = [row["size"] for row in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6.2))
+    tab20 = plt.get_cmap("tab20").colors
+    colours = tab20[0::2] + tab20[1::2]  # ten distinct colours, then their lighter shades
+    series = [(name, "scenarios") for name in CHART] + [
+        (name, "pgbench") for name in (PG_LIST_50, PG_LIST_500, PG_ANY_PAGE, PG_SEARCH)]
+    for index, (name, kind) in enumerate(series):
+        points = [(row["size"], row[kind][name]) for row in rows if name in row[kind]]
+        if not points:
+            continue
+        style = {"color": colours[index % len(colours)], "label": name, "marker": "o" if kind == "scenarios" else "s",
+                 "linestyle": "-" if kind == "scenarios" else "--"}
+        x = [size for size, _ in points]
+        if kind == "scenarios":
+            left.plot(x, [m["rps"] for _, m in points], **style)
+            right.plot(x, [m["p99"] for _, m in points], **style)
+        else:
+            left.plot(x, [tps for _, tps in points], **style)
+    for axis, title in ((left, "throughput (req/s; pgbench: tps, dashed)"), (right, "p99 latency (ms)")):
         axis.set_xscale("log")
+        axis.set_yscale("log")
         axis.set_xticks(sizes, [f"{s:,}" for s in sizes])
+        axis.minorticks_off()
         axis.set_xlabel("movies in the database")
         axis.set_title(title)
         axis.grid(alpha=0.3)
-    left.set_yscale("log")
-    left.legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.suptitle(f"Casting Agency API, {results['meta']['date']} (commit {results['meta']['commit']})", fontsize=10)
+    fig.tight_layout(rect=(0, 0.17, 1, 1))
     fig.savefig(png_path, dpi=110)
+    plt.close(fig)
 
 
-NOTES = """\
-- **/health** is the framework's ceiling here: Flask, gunicorn's two sync workers, PostgreSQL and the
-  wrk process all share the same two cores, so no endpoint that talks to PostgreSQL can come close to it.
-- **pgbench** runs the list's work plainly in SQL (`bench/page.sql`: the page with its cast aggregated
-  as JSON, plus `COUNT(*)` for `total`) with no HTTP, no Python and no token in between.
-- **The list path** on PostgreSQL is one statement (`listing.page_statement`): PostgreSQL builds the whole
-  response body (the page, each row's cast, the total) and the app passes the text through, with no
-  ORM objects and no JSON decoding or encoding in Python. The statement is built once per listing,
-  sort and set of filters and reused with bound values, and it runs in autocommit (no BEGIN/ROLLBACK
-  round trips). Cast names are looked up by primary key; left to itself the planner hash-joined a whole
-  scan of `actors` for every movie of the page, which made the SQL 2.7x slower at 1k movies. The
-  unfiltered `total` comes from `table_counts`, kept exact by triggers (migration 0002), so it does not
-  grow with the table; `q=` uses GIN trigram indexes (migration 0003) where they narrow the search.
-- **Tokens**: a verified token is cached (bounded, until its `exp`, at most 5 minutes), so RSA
-  verification runs once per token, not per request; the JWKS is fetched once and refreshed in the
-  background, never on the request path.
-- **What the remaining gap to pgbench is made of**: measured in-process on this machine at 10k movies
-  (Flask's test client, no HTTP), a list request takes about 2.35 ms, of which its SQL alone takes
-  0.82 ms (run straight through psycopg2) and `/health` 0.29 ms. So Python spends about 1.5 ms per
-  request beyond the SQL: Flask and routing, the token cache, the rate limiter's bookkeeping, query
-  validation, SQLAlchemy's session and pool, the pre-ping (`SELECT 1` on checkout: the price of
-  recovering from a database outage by itself), the access log and the security headers; gunicorn's
-  HTTP parsing comes on top. pgbench pays none of that, and all of it runs on the same two cores as
-  PostgreSQL and wrk, so more workers do not help (measured at 10k movies: 2, 3 and 4 sync workers
-  and 2 workers x 2 threads all gave 725-769 list req/s). Reaching 50% would need the app's own cost
-  per request to be about that of the SQL, which a Flask app here is not.
-- **Search** returns an exact `total`, so a broad term costs what counting its matches costs: the
-  "1 in 10" search counts a tenth of the table at every size, and its rate falls as the table grows.
-  The trigram indexes cannot narrow a term like `7 of`, whose trigrams are in every title. For a
-  search the matches are found once, for both the page and the total (a CTE), since `ILIKE` is costly
-  on every row it reads; the narrow search (`Movie 421 of`, one movie) then costs one index or table
-  read, and PostgreSQL's planner picks which (at 10k movies it chooses a scan, at 100k the index).
-- **Deep pages** cost more at any size: `OFFSET` walks the skipped rows; the 1k/100k comparison
-  therefore uses the same pages (1..50) at both sizes.
-"""
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", type=Path, help="the figures of one run (bench/results.json)")
+    parser.add_argument("--out", type=Path, help="where results.md and results.png go (the figures' folder)")
+    args = parser.parse_args()
+    out = args.out or args.results.parent
+    write(json.loads(args.results.read_text()), out / "results.md", out / "results.png")
+
+
+if __name__ == "__main__":
+    main()

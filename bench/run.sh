@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up what the benchmark needs (wrk, a scratch PostgreSQL database), then run bench/run.py.
+# Set up what the benchmark needs (wrk, pgbench, a scratch PostgreSQL database, Redis for the rate
+# limiter as in production), then run bench/run.py with the arguments given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null || ! command -v pgbench >/dev/null; then
@@ -18,4 +19,8 @@ if [ -z "${BENCH_DATABASE_URL:-}" ]; then
   BENCH_DATABASE_URL=$TEST_DATABASE_URL
 fi
 export BENCH_DATABASE_URL
+# Redis on 127.0.0.1:6379 (started when missing, as for the tests); database 8, which no test uses.
+if [ -z "${BENCH_REDIS_URL:-}" ] && bash .ci/redis.sh >/dev/null 2>&1; then
+  export BENCH_REDIS_URL=redis://127.0.0.1:6379/8
+fi
 exec .venv/bin/python bench/run.py "$@"

@@ -1,0 +1,142 @@
+"""The benchmark's parts that could go wrong without the benchmark itself failing: the loader keeps every key,
+index and trigger it drops and makes the data the scenarios assume; revalidate.lua counts every answer that
+is not a 304 (wrk counts only statuses from 400 up); the readers of wrk's summary and of pgbench scripts."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from conftest import migrate, unavailable
+
+BENCH = Path(__file__).resolve().parent / "bench"
+sys.path.insert(0, str(BENCH))
+
+import tools  # noqa: E402
+
+
+def schema(connection) -> dict:
+    """The three tables' constraints, indexes and triggers, as PostgreSQL describes them."""
+    tables = {"tables": ["movies", "actors", "movie_actors"]}
+    return {
+        "constraints": connection.execute(text(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid::regclass::text = ANY(:tables) OR confrelid::regclass::text = ANY(:tables) "
+            "ORDER BY 1, 2"), tables).all(),
+        "indexes": connection.execute(text(
+            "SELECT indrelid::regclass::text, indexrelid::regclass::text, pg_get_indexdef(indexrelid) "
+            "FROM pg_index WHERE indrelid::regclass::text = ANY(:tables) ORDER BY 1, 2"), tables).all(),
+        "triggers": connection.execute(text(
+            "SELECT tgrelid::regclass::text, tgname, tgenabled FROM pg_trigger "
+            "WHERE tgrelid::regclass::text = ANY(:tables) AND NOT tgisinternal ORDER BY 1, 2"), tables).all(),
+    }
+
+
+def load(database: str, movies: int) -> None:
+    libpq_url = database.replace("postgresql+psycopg2://", "postgresql://", 1)
+    result = subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"movies={movies}",
+                             "-f", str(BENCH / "load.sql"), libpq_url], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_load_sql_builds_again_what_it_drops_and_makes_the_data_it_says(pg, local_pem):
+    if not shutil.which("psql"):
+        unavailable("psql is not installed (Debian: postgresql-client)")
+    database = pg.create_database()
+    migrate(database, local_pem)
+    engine = pg.engine_for(database)
+    with engine.connect() as connection:
+        migrated = schema(connection)
+        version = connection.execute(text("SELECT version FROM catalogue_version")).scalar_one()
+    assert len(migrated["indexes"]) >= 9 and len(migrated["constraints"]) >= 5 and migrated["triggers"]
+
+    load(database, 600)
+    load(database, 300)  # again over loaded tables, as at each size of a run
+    with engine.connect() as connection:
+        assert schema(connection) == migrated
+        scalar = lambda sql: connection.execute(text(sql)).scalar_one()  # noqa: E731
+        assert scalar("SELECT version FROM catalogue_version") > version  # the triggers saw the load
+        assert dict(connection.execute(text("SELECT table_name, row_count FROM table_counts")).all()) == {
+            "movies": 300, "actors": 150}
+        assert scalar("SELECT count(*) FROM movies") == 300
+        assert scalar("SELECT count(*) FROM actors") == 150
+        # Movies numbered 1..N (page.sql finds the anchor of row k * 1000 at id k * 1000 + 1).
+        assert scalar("SELECT min(id) = 1 AND max(id) = 300 FROM movies")
+        # Three different actors for every movie, every actor an existing one.
+        assert scalar("SELECT count(*) FROM movie_actors") == 900
+        assert scalar("SELECT count(*) FROM (SELECT movie_id FROM movie_actors GROUP BY movie_id "
+                      "HAVING count(DISTINCT actor_id) = 3) AS cast_of_three") == 300
+        assert scalar("SELECT count(*) FROM movie_actors WHERE actor_id NOT BETWEEN 1 AND 150") == 0
+        # The searches of the scenarios: "7 of" in one title in ten, "Movie 421 of" in none of 300.
+        assert scalar("SELECT count(*) FROM movies WHERE title ILIKE '%7 of%'") == 30
+        assert scalar("SELECT count(*) FROM movies WHERE title ILIKE '%Movie 21 of%'") == 1
+    engine.dispose()
+
+
+class Answers(BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self):
+        self.send_response(self.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("status,unexpected", [(304, False), (200, True), (412, True)])
+def test_revalidate_lua_counts_every_answer_but_a_304(status, unexpected):
+    if not shutil.which("wrk"):
+        unavailable("wrk is not installed (Debian: wrk)")
+    handler = type("Fixed", (Answers,), {"status": status})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        measured = tools.wrk(f"http://127.0.0.1:{server.server_port}", "revalidate.lua", 1, 2,
+                             {"BENCH_TOKEN": "t", "BENCH_PATH": "/movies/1", "BENCH_ETAG": '"e"'})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert measured["requests"] > 0
+    assert measured["bad_status"] == (measured["requests"] if unexpected else 0)
+
+
+WRK_SUMMARY = """Running 1s test @ http://127.0.0.1:8000
+  1 threads and 2 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     5.48ms   10.00ms   1.20s    95.00%
+  Latency Distribution
+     50%  850.00us
+     75%    6.00ms
+     90%    8.00ms
+     99%    1.20s
+  316 requests in 1.01s, 100.00KB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 5
+Requests/sec:    312.99
+Transfer/sec:    100.00KB
+"""
+
+
+def test_parse_wrk_reads_rates_latencies_and_failures():
+    measured = tools.parse_wrk(WRK_SUMMARY)
+    assert measured == {"rps": 312.99, "p50": 0.85, "p99": 1200.0, "requests": 316, "bad_status": 5,
+                        "socket_errors": 3, "failed": 8}
+    # revalidate.lua's own count replaces wrk's (which sees no 200 or 304 as an error)
+    assert tools.parse_wrk(WRK_SUMMARY + "Unexpected statuses: 316\n")["bad_status"] == 316
+
+
+@pytest.mark.parametrize("page,key,skip", [(1, 1, 0), (100, 1, 1980), (101, 2001, 0), (500, 9001, 980),
+                                           (50_000, 999_001, 980)])
+def test_page_sql_starts_a_deep_page_from_its_anchor(page, key, skip):
+    sql = tools.script_sql("page.sql", {"pages": 50_000}, {"page": page})
+    assert f"WHERE id >= {key} ORDER BY id LIMIT 21 OFFSET {skip}" in sql
+    assert "'[]'::json" in sql  # casts are not variables
