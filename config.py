@@ -110,7 +110,8 @@ def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         "RATE_LIMIT_READS": env.get("RATE_LIMIT_READS", "300/minute"),
         "RATE_LIMIT_WRITES": env.get("RATE_LIMIT_WRITES", "60/minute"),
         "RATELIMIT_ENABLED": not _flag(env.get("RATE_LIMIT_DISABLED")),
-        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        # Redis through ratelimit.OneTripRedisStorage (its scheme), or this process's memory.
+        "RATELIMIT_STORAGE_URI": "onetrip+" + env["REDIS_URL"] if env.get("REDIS_URL") else "memory://",
         "RATELIMIT_STORAGE_OPTIONS": redis_storage_options(env.get("REDIS_URL")),
         # Redis down: keep serving on per-process in-memory budgets (logged once), back to Redis when it returns.
         "RATELIMIT_SWALLOW_ERRORS": True,

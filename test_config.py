@@ -93,7 +93,7 @@ def test_tokens_live_at_most_30_days_unless_set():
 ])
 def test_redis_storage_options(url, tls):
     settings = config.load("/srv/instance", {"REDIS_URL": url})
-    assert settings["RATELIMIT_STORAGE_URI"] == url
+    assert settings["RATELIMIT_STORAGE_URI"] == "onetrip+" + url  # ratelimit.OneTripRedisStorage
     expected = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
     if tls:
         expected["ssl_cert_reqs"] = None

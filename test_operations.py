@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
+import time
 import urllib.request
 
 import pytest
@@ -253,6 +255,41 @@ def test_rate_limiter_fails_open_when_redis_is_down(make_app, app, producer, cap
     assert [client.get("/movies", headers=producer).status_code for _ in range(3)] == [200] * 3
     assert "falling back to in-memory storage" in caplog.text  # logged once, and the requests went through
     assert caplog.text.count("falling back") == 1
+
+
+def test_redis_budgets_cost_one_redis_command_per_request_and_headers_stay_exact(make_app, app, producer):
+    """OneTripRedisStorage: the counter's increment brings its time to live back, and the X-RateLimit
+    headers are answered from it (the stock storage sends three commands: the script, GET and TTL)."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=11, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs Redis on 127.0.0.1:6379: {exc}")
+        pytest.skip(f"Redis is not reachable: {exc}")
+    client.flushdb()
+    limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="onetrip+redis://127.0.0.1:6379/11",
+                       RATELIMIT_STORAGE_OPTIONS={}, RATE_LIMIT_READS="7/hour").test_client()
+    token = {"Authorization": producer["Authorization"]}
+    limited.get("/movies", headers=token)  # the script is loaded, the window started
+
+    def calls() -> dict[str, int]:  # the commands clients sent (a script's own commands are counted apart)
+        stats = client.info("commandstats")
+        return {name: stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "eval", "get", "ttl")}
+
+    before = calls()
+    answers = [limited.get("/movies", headers=token) for _ in range(3)]
+    after = calls()
+    assert {name: after[name] - before[name] for name in after} == {"evalsha": 3, "eval": 0, "get": 0, "ttl": 0}
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["5", "4", "3"]
+    assert all(a.headers["X-RateLimit-Limit"] == "7" for a in answers)
+    reset = int(answers[-1].headers["X-RateLimit-Reset"])
+    assert time.time() < reset <= time.time() + 3602
+    assert client.ttl(next(iter(client.scan_iter("*")))) > 3500
+    client.flushdb()
+    client.close()
 
 
 def test_database_down_is_503_with_retry_after_and_health_stays_up(make_app, producer):
