@@ -15,6 +15,7 @@ import conditional
 import history
 import listing
 import records
+import transactions
 from auth import requires_auth
 from errors import not_found
 from models import Actor, Movie, db
@@ -61,6 +62,7 @@ def record_response(side: Side, record: dict, status: int = 200, headers: dict |
 
 
 def get_record(side: Side, record_id: int) -> Response:
+    transactions.single_statement()
     record = records.read(side, record_id)
     if record is None:
         raise not_found(side.noun)

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 import conditional
 import cursors
+import transactions
 from models import Actor, Movie, catalogue_version, db, movie_actors, table_counts
 from records import ACTOR, MOVIE, Side
 
@@ -246,8 +247,13 @@ def version_column():
     return select(catalogue_version.c.version).where(catalogue_version.c.id == 1).scalar_subquery()
 
 
+_VERSION = select(catalogue_version.c.version).where(catalogue_version.c.id == 1)
+
+
 def version() -> int:
-    return db.session.scalar(select(version_column()))
+    """The catalogue version now (a 304's whole read)."""
+    transactions.single_statement()
+    return db.session.scalar(_VERSION)
 
 
 def _window_clauses(columns, sort: str, mode: str) -> tuple[list, list]:
@@ -340,8 +346,7 @@ def page_statement(key: str, sort: str, filters: tuple[str, ...], mode: str = "o
 def _page_postgresql(listing: Listing, values: dict, sort: str, window: cursors.Window):
     """The page built by PostgreSQL in one statement, outside any explicit transaction: one round trip,
     and no decoding or re-encoding here. Returns (body, version, more, first keys, last keys)."""
-    if not db.session().in_transaction():  # a single statement needs no BEGIN/ROLLBACK round trips
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    transactions.single_statement()
     mode = "after" if window.after is not None else "before" if window.before is not None else "offset"
     filters = tuple(sorted(values))
     bound = {**values, "limit": window.per_page + 1, "per_page": window.per_page, "offset": window.offset}
