@@ -14,6 +14,7 @@ import changes
 import conditional
 import history
 import listing
+import ratelimit
 import records
 import transactions
 from auth import requires_auth
@@ -81,6 +82,7 @@ def created_response(side: Side, record: dict, **extra) -> Response:
 
 
 @bp.get("/movies")
+@ratelimit.reads
 @requires_auth("get:movies")
 @operation(MovieList, query=MovieListQuery)
 @safe_read
@@ -91,6 +93,7 @@ def list_movies():
 
 
 @bp.get("/movies/<id:movie_id>")
+@ratelimit.reads
 @requires_auth("get:movies")
 @operation(MovieEnvelope)
 @safe_read
@@ -100,6 +103,7 @@ def get_movie(movie_id: int):
 
 
 @bp.post("/movies")
+@ratelimit.writes
 @requires_auth("post:movies")
 @operation(MovieEnvelope, status=201, body=MovieCreate, errors=BODY_ERRORS,
            links={"movie_id": "$response.body#/movie/id"})
@@ -110,6 +114,7 @@ def create_movie():
 
 
 @bp.patch("/movies/<id:movie_id>")
+@ratelimit.writes
 @requires_auth("patch:movies")
 @operation(MovieEnvelope, body=MovieUpdate, errors=BODY_ERRORS)
 @safe_write
@@ -119,6 +124,7 @@ def update_movie(movie_id: int):
 
 
 @bp.delete("/movies/<id:movie_id>")
+@ratelimit.writes
 @requires_auth("delete:movies")
 @operation(Deleted, errors=(409,))
 @safe_write
@@ -129,6 +135,7 @@ def delete_movie(movie_id: int):
 
 
 @bp.get("/movies/<id:movie_id>/actors")
+@ratelimit.reads
 @requires_auth("get:actors")
 @operation(ActorList, query=MovieCastQuery)
 @safe_read
@@ -141,6 +148,7 @@ def list_movie_actors(movie_id: int):
 
 
 @bp.put("/movies/<id:movie_id>/actors/<id:actor_id>")
+@ratelimit.writes
 @requires_auth("patch:movies")
 @operation(MovieEnvelope, errors=(400, 409, 415),
            links={"movie_id": "$request.path.movie_id", "actor_id": "$request.path.actor_id"})
@@ -152,6 +160,7 @@ def cast_actor(movie_id: int, actor_id: int):
 
 
 @bp.delete("/movies/<id:movie_id>/actors/<id:actor_id>")
+@ratelimit.writes
 @requires_auth("patch:movies")
 @operation(MovieEnvelope, errors=(400, 409))
 @safe_write
@@ -165,6 +174,7 @@ def uncast_actor(movie_id: int, actor_id: int):
 
 
 @bp.get("/actors")
+@ratelimit.reads
 @requires_auth("get:actors")
 @operation(ActorList, query=ActorListQuery)
 @safe_read
@@ -175,6 +185,7 @@ def list_actors():
 
 
 @bp.get("/actors/<id:actor_id>")
+@ratelimit.reads
 @requires_auth("get:actors")
 @operation(ActorEnvelope)
 @safe_read
@@ -184,6 +195,7 @@ def get_actor(actor_id: int):
 
 
 @bp.post("/actors")
+@ratelimit.writes
 @requires_auth("post:actors")
 @operation(ActorEnvelope, status=201, body=ActorCreate, errors=BODY_ERRORS,
            links={"actor_id": "$response.body#/actor/id"})
@@ -194,6 +206,7 @@ def create_actor():
 
 
 @bp.patch("/actors/<id:actor_id>")
+@ratelimit.writes
 @requires_auth("patch:actors")
 @operation(ActorEnvelope, body=ActorUpdate, errors=BODY_ERRORS)
 @safe_write
@@ -203,6 +216,7 @@ def update_actor(actor_id: int):
 
 
 @bp.delete("/actors/<id:actor_id>")
+@ratelimit.writes
 @requires_auth("delete:actors")
 @operation(Deleted, errors=(409,))
 @safe_write
@@ -213,6 +227,7 @@ def delete_actor(actor_id: int):
 
 
 @bp.get("/actors/<id:actor_id>/movies")
+@ratelimit.reads
 @requires_auth("get:movies")
 @operation(MovieList, query=ActorFilmographyQuery)
 @safe_read
@@ -225,6 +240,7 @@ def list_actor_movies(actor_id: int):
 
 
 @bp.post("/movies/<id:movie_id>/restore")
+@ratelimit.writes
 @requires_auth("delete:movies")
 @operation(MovieRestored, status=201, errors=(400, 409))
 @safe_write
@@ -236,6 +252,7 @@ def restore_movie(movie_id: int):
 
 
 @bp.post("/actors/<id:actor_id>/restore")
+@ratelimit.writes
 @requires_auth("delete:actors")
 @operation(ActorRestored, status=201, errors=(400, 409))
 @safe_write
@@ -250,6 +267,7 @@ def restore_actor(actor_id: int):
 
 
 @bp.get("/history")
+@ratelimit.reads
 @requires_auth("get:history")
 @operation(HistoryList, query=HistoryQuery)
 @safe_read
@@ -259,6 +277,7 @@ def list_history():
 
 
 @bp.get("/movies/<id:movie_id>/history")
+@ratelimit.reads
 @requires_auth("get:history")
 @operation(HistoryList, query=RecordHistoryQuery)
 @safe_read
@@ -268,6 +287,7 @@ def movie_history(movie_id: int):
 
 
 @bp.get("/actors/<id:actor_id>/history")
+@ratelimit.reads
 @requires_auth("get:history")
 @operation(HistoryList, query=RecordHistoryQuery)
 @safe_read

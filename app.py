@@ -29,30 +29,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     if test_config:
         app.config.from_mapping(test_config)
-    app.config["SQLALCHEMY_DATABASE_URI"] = config.database_url(app.config["SQLALCHEMY_DATABASE_URI"],
-                                                                app.instance_path)
-    config.check_production(app.config)
+    config.resolve(app.config, app.instance_path)
     if app.config["PRODUCTION"]:
         app.debug = False
     if not app.testing:
         middleware.configure_logging()
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", config.engine_options(
-        app.config["SQLALCHEMY_DATABASE_URI"], app.config["DB_CONNECT_TIMEOUT_SECONDS"],
-        app.config["DB_STATEMENT_TIMEOUT_MS"]))
 
     middleware.init_app(app)
     db.init_app(app)
     transactions.init_app(app)
     Migrate(app, db, render_as_batch=True)
-    origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
-    if not origins and not app.config["PRODUCTION"]:
-        origins = ["*"]
-    CORS(app, origins=origins, max_age=600,
+    CORS(app, origins=config.cors_origins(app.config), max_age=600,
          allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],
          expose_headers=["ETag", "Location", "Idempotent-Replayed", "Retry-After", "X-Request-ID",
                          "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"])
     auth.init_app(app)
-    ratelimit.limiter.init_app(app)
+    ratelimit.init_app(app)
     errors.register(app)
     cli.register(app)
     app.url_map.converters["id"] = parsing.IdConverter

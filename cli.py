@@ -12,8 +12,8 @@ from sqlalchemy import select
 import history
 import idempotency
 import openapi
-from auth import ROLE_PERMISSIONS
 from models import Actor, Movie, db
+from roles import ROLE_PERMISSIONS
 
 # A small demo catalogue: (title, release date, names of the cast).
 DEMO_ACTORS = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
     auth0_domain = env.get("AUTH0_DOMAIN", "").strip().rstrip("/") or None
     return {
         "PRODUCTION": is_production(env),
-        "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or None,  # resolve() makes it a SQLAlchemy URL
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
         "AUTH0_DOMAIN": auth0_domain,
         "API_AUDIENCE": env.get("API_AUDIENCE", "").strip() or None,
@@ -113,10 +114,6 @@ def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
         # Redis through ratelimit.OneTripRedisStorage (its scheme), or this process's memory.
         "RATELIMIT_STORAGE_URI": "onetrip+" + env["REDIS_URL"] if env.get("REDIS_URL") else "memory://",
         "RATELIMIT_STORAGE_OPTIONS": redis_storage_options(env.get("REDIS_URL")),
-        # Redis down: keep serving on per-process in-memory budgets (logged once), back to Redis when it returns.
-        "RATELIMIT_SWALLOW_ERRORS": True,
-        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
-        "RATELIMIT_HEADERS_ENABLED": True,
         "DB_CONNECT_TIMEOUT_SECONDS": int(env.get("DB_CONNECT_TIMEOUT_SECONDS", "2")),
         "DB_STATEMENT_TIMEOUT_MS": int(env.get("DB_STATEMENT_TIMEOUT_MS", "5000")),
     }
@@ -148,9 +145,34 @@ def engine_options(url: str, connect_timeout: int, statement_timeout_ms: int) ->
     return options
 
 
-def check_production(config: Mapping) -> None:
-    """Refuse to start in production without what a safe deployment needs."""
+# A host name and an optional port: what AUTH0_DOMAIN must be (no scheme, no path).
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?")
+
+
+def resolve(settings: dict, instance_path: str) -> None:
+    """The settings as the app runs with them (after any overrides): the database URL made a SQLAlchemy URL,
+    every check passed (a ConfigError says what to set), the engine's options chosen."""
+    settings["SQLALCHEMY_DATABASE_URI"] = database_url(settings.get("SQLALCHEMY_DATABASE_URI"), instance_path)
+    check(settings)
+    settings.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(
+        settings["SQLALCHEMY_DATABASE_URI"], settings["DB_CONNECT_TIMEOUT_SECONDS"],
+        settings["DB_STATEMENT_TIMEOUT_MS"]))
+
+
+def cors_origins(settings: Mapping) -> list[str]:
+    """The origins CORS allows: CORS_ORIGINS, comma-separated; in development, when it is empty, any."""
+    origins = [origin.strip() for origin in settings["CORS_ORIGINS"].split(",") if origin.strip()]
+    return origins or ([] if settings["PRODUCTION"] else ["*"])
+
+
+def check(config: Mapping) -> None:
+    """Refuse settings the app must not run with, and in production what a safe deployment lacks."""
+    domain = config.get("AUTH0_DOMAIN")
+    if domain and not _HOSTNAME.fullmatch(domain):
+        raise ConfigError("AUTH0_DOMAIN must be a host name such as my-tenant.eu.auth0.com (no scheme, no path)")
     if not config.get("PRODUCTION"):
+        if domain and not config.get("API_AUDIENCE"):  # development against a real Auth0 tenant
+            raise ConfigError("AUTH0_DOMAIN is set but API_AUDIENCE is not: set the identifier of the Auth0 API")
         return
     missing = [key for key in ("AUTH0_DOMAIN", "API_AUDIENCE") if not config.get(key)]
     if missing:

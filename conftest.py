@@ -25,9 +25,9 @@ from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-import auth
 import config
 from app import create_app
+from local_issuer import LOCAL_AUDIENCE, LocalIssuer
 from models import Actor, Movie, db, history, idempotency_keys, movie_actors
 
 # The tests decide the configuration; nothing from the developer's shell leaks in.
@@ -536,8 +536,8 @@ def local_pem(signing_key) -> str:
 
 
 @pytest.fixture(scope="module")
-def local_issuer(local_pem) -> auth.LocalIssuer:
-    return auth.LocalIssuer.from_pem(local_pem, auth.LOCAL_AUDIENCE)
+def local_issuer(local_pem) -> LocalIssuer:
+    return LocalIssuer.from_pem(local_pem, LOCAL_AUDIENCE)
 
 
 @pytest.fixture

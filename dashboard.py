@@ -9,7 +9,6 @@ Auth0 configured it is not registered at all, so it is a plain 404.
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -17,18 +16,11 @@ from flask import Blueprint, Flask, current_app, jsonify, make_response, render_
 from pydantic import BaseModel, ConfigDict
 
 import ratelimit
-from auth import ROLE_PERMISSIONS
-from config import ConfigError
 from errors import ApiError
 from parsing import json_body
+from roles import ROLE_LABELS, ROLE_PERMISSIONS
 
 DEV_TOKEN_SECONDS = 30 * 60
-ROLE_LABELS = {
-    "casting-assistant": "Casting Assistant",
-    "casting-director": "Casting Director",
-    "executive-producer": "Executive Producer",
-}
-_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?")
 
 
 class _AssetBlueprint(Blueprint):
@@ -109,10 +101,6 @@ def dev_token():
 
 def init_app(app: Flask) -> None:
     """Register the page; `/dev/token` only when the local issuer runs (call after auth.init_app)."""
-    domain = app.config.get("AUTH0_DOMAIN")
-    if domain and not _HOSTNAME.fullmatch(domain):
-        raise ConfigError("AUTH0_DOMAIN must be a host name such as my-tenant.eu.auth0.com (no scheme, no path)")
-    app.config.setdefault("AUTH0_CLIENT_ID", None)
     app.register_blueprint(bp)
     if app.extensions.get("local_issuer") is not None:
         app.register_blueprint(dev)

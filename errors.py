@@ -44,6 +44,29 @@ class ServiceUnavailable(ApiError):
         super().__init__(503, message, headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
+class AuthError(ApiError):
+    """401 (no valid token) or 403 (valid token, missing permission), with the RFC 6750 challenge."""
+
+    def __init__(self, status: int, description: str | None):
+        if description is None:
+            challenge = "Bearer"
+            message = STATUS_MESSAGES[401]
+        else:
+            code = "invalid_token" if status == 401 else "insufficient_scope"
+            challenge = f'Bearer error="{code}", error_description="{description}"'
+            message = description
+        super().__init__(status, message, headers={"WWW-Authenticate": challenge})
+
+
+class IssuerUnavailable(ServiceUnavailable):
+    def __init__(self):
+        super().__init__("the token issuer's key set cannot be fetched; try again shortly")
+
+
+def invalid(description: str) -> AuthError:
+    return AuthError(401, description)
+
+
 def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} not found")
 

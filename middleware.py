@@ -119,8 +119,6 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _finish(response):
         response.headers["X-Request-ID"] = request_id()
-        if response.status_code not in (429, 503):
-            response.headers.pop("Retry-After", None)  # the rate limiter adds it everywhere; it means "wait"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers.setdefault("X-Frame-Options", "DENY")

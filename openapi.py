@@ -133,7 +133,7 @@ REQUEST_BODY = ("A JSON object in UTF-8 (a leading UTF-8 byte order mark is igno
                 "identity is a 415).")
 HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH"})
 # Every guarded operation can answer these, whatever it does.
-COMMON_ERRORS = (401, 403, 429, 500, 503)
+COMMON_ERRORS = (401, 403, 500, 503)
 BODY_ERRORS = (400, 409, 413, 415, 422)
 # What any write can answer besides (safe writes: transactions.safe_write), and changes to existing records.
 WRITE_ERRORS = (400, 409, 422)
@@ -328,6 +328,7 @@ class _Traits:
     """What an operation is, as far as the document is concerned."""
 
     permission: str | None  # from requires_auth: the token it needs (None: public)
+    rate_limited: bool  # ratelimit.reads / ratelimit.writes: the X-RateLimit headers, 429
     safe_write: bool  # transactions.safe_write: Idempotency-Key, 409, 422
     conditional_read: bool  # a GET of a record or a list: ETag, If-None-Match, 304
     conditional_write: bool  # a change to an existing record: If-Match, 412, 428
@@ -336,8 +337,8 @@ class _Traits:
     def of(cls, view, method: str) -> _Traits:
         permission = getattr(view, "required_permission", None)
         safe_write = getattr(view, "safe_write", False)
-        return cls(permission, safe_write, method == "GET" and permission is not None,
-                   safe_write and method != "POST")
+        return cls(permission, getattr(view, "rate_limit", None) is not None, safe_write,
+                   method == "GET" and permission is not None, safe_write and method != "POST")
 
 
 def _operation(rule, view, path: str, method: str, allowed: frozenset[str], *, public_reads: bool = False) -> dict:
@@ -363,7 +364,7 @@ def _operation(rule, view, path: str, method: str, allowed: frozenset[str], *, p
     for status in _error_statuses(spec, traits, parameters, allowed):
         example = None if status == 304 else _error_example(status, spec, path, method, traits.permission, allowed)
         operation_spec["responses"][str(status)] = _error_response(status, example,
-                                                                  rate_limited=traits.permission is not None)
+                                                                  rate_limited=traits.rate_limited)
     return operation_spec
 
 
@@ -404,7 +405,7 @@ def _success(spec: dict, traits: _Traits) -> dict:
     headers += ("Idempotent-Replayed",) if traits.safe_write else ()
     return {
         "description": "Success",
-        "headers": _headers(spec["status"], rate_limited=traits.permission is not None, success=headers),
+        "headers": _headers(spec["status"], rate_limited=traits.rate_limited, success=headers),
         "content": {"application/json": {"schema": {"$ref": REF.format(model=spec["response"].__name__)}}},
     }
 
@@ -414,6 +415,8 @@ def _error_statuses(spec: dict, traits: _Traits, parameters: list[dict], allowed
     errors = set(spec["errors"])
     if traits.permission:
         errors |= set(COMMON_ERRORS)
+    if traits.rate_limited:
+        errors.add(429)
     if spec["query"]:
         errors.add(400)
     if traits.conditional_read:

@@ -1,42 +1,42 @@
-"""Rate limits (Flask-Limiter): per token subject when a valid token came, per client address otherwise.
+"""Rate limits, with the `limits` library: per token subject when a valid token came, per client address
+otherwise, and separate budgets for reads and writes (fixed windows).
 
-Reads and writes have separate budgets. With REDIS_URL every instance shares
-one budget; without it each process counts in memory. When Redis is down the
-API keeps serving (the limiter fails open and logs it).
+- With REDIS_URL every instance counts in one Redis (OneTripRedisStorage: one command a request);
+  without it each process counts in memory.
+- When Redis cannot be reached the API keeps serving on per-process budgets in memory (logged once),
+  and goes back to Redis once it answers again (tried again after a growing pause, up to a minute).
+- Every limited answer carries X-RateLimit-Limit, -Remaining and -Reset; a 429 carries Retry-After.
+- Each app has its own limiter (init_app), so two apps in one process never share budgets or an outage.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import math
 import threading
 import time
 
-from flask import current_app, g, request
-from flask_limiter import Limiter
-from limits.storage import RedisStorage
+from flask import Flask, Response, current_app, g, request
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage, RedisStorage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
+from auth import authenticate
+from errors import STATUS_MESSAGES, ApiError
 from middleware import client_address
+
+log = logging.getLogger(__name__)
 
 # A peer without an IP address (gunicorn on a Unix socket behind a proxy that forwards no address).
 NO_ADDRESS = "0.0.0.0"  # noqa: S104 (a key, not an address to bind)
-
-
-def client_key() -> str:
-    claims = g.get("claims")
-    if claims is None and request.headers.get("Authorization"):
-        try:
-            claims = current_app.extensions["authenticate"]()
-        except Exception:  # an invalid token is counted by address; requires_auth answers it
-            claims = None
-    if claims:
-        return "sub:" + claims["sub"]
-    # Always an IP address (middleware.py checks a forwarded one), never text a client chose.
-    return "ip:" + (client_address(request.remote_addr) or NO_ADDRESS)
+RETRY_STORAGE_MAX_SECONDS = 60.0
 
 
 class OneTripRedisStorage(RedisStorage):
     """limits' Redis storage, but the counter it increments comes back with its time to live in the same
-    round trip, and the window stats the limiter asks for right after (for the X-RateLimit headers) are
-    answered from it: one Redis command per request instead of three."""
+    round trip, and the window stats asked for right after (for the X-RateLimit headers) are answered
+    from it: one Redis command per request instead of three."""
 
     STORAGE_SCHEME = ["onetrip+redis", "onetrip+rediss"]
     SCRIPT_INCR_EXPIRE_TTL = """
@@ -75,12 +75,101 @@ return {current, redis.call("pttl", KEYS[1])}
         return counted[2] if counted else super().get_expiry(key)
 
 
-limiter = Limiter(key_func=client_key)
+def client_key() -> str:
+    claims = g.get("claims")
+    if claims is None and request.headers.get("Authorization"):
+        try:
+            claims = authenticate()
+        except Exception:  # an invalid token is counted by address; requires_auth answers it
+            claims = None
+    if claims:
+        return "sub:" + claims["sub"]
+    # Always an IP address (middleware.py checks a forwarded one), never text a client chose.
+    return "ip:" + (client_address(request.remote_addr) or NO_ADDRESS)
 
 
-def _limit(kind: str) -> str:
-    return current_app.config[f"RATE_LIMIT_{kind}"]
+class Limiter:
+    """One app's budgets: its storage, the in-memory fallback, and the state of an outage."""
+
+    def __init__(self, app: Flask):
+        self.enabled = app.config["RATELIMIT_ENABLED"]
+        self.storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"],
+                                           **app.config["RATELIMIT_STORAGE_OPTIONS"])
+        self.strategy = FixedWindowRateLimiter(self.storage)
+        self.fallback = FixedWindowRateLimiter(MemoryStorage())
+        self._lock = threading.Lock()
+        self._down_until = 0.0  # while down: counted in memory until then, then Redis is tried again
+        self._pause = 1.0
+
+    def hit(self, item: RateLimitItem, scope: str, key: str) -> tuple[bool, int, float]:
+        """Count one request; whether it is within the budget, what is left, and when the window resets."""
+        if time.monotonic() >= self._down_until:
+            try:
+                allowed = self.strategy.hit(item, scope, key)
+                reset, remaining = self.strategy.get_window_stats(item, scope, key)
+            except Exception as exc:  # the shared storage is down: keep serving on this process's budgets
+                self._storage_failed(exc)
+            else:
+                self._storage_answered()
+                return allowed, remaining, reset
+        allowed = self.fallback.hit(item, scope, key)
+        reset, remaining = self.fallback.get_window_stats(item, scope, key)
+        return allowed, remaining, reset
+
+    def _storage_failed(self, exc: Exception) -> None:
+        with self._lock:
+            if self._down_until == 0.0:
+                log.warning("rate-limit storage unreachable, counting in memory meanwhile: %s", exc)
+            self._down_until = time.monotonic() + self._pause
+            self._pause = min(self._pause * 2, RETRY_STORAGE_MAX_SECONDS)
+
+    def _storage_answered(self) -> None:
+        if self._down_until:
+            with self._lock:
+                log.info("rate-limit storage reachable again")
+                self._down_until, self._pause = 0.0, 1.0
 
 
-reads = limiter.shared_limit(lambda: _limit("READS"), scope="reads")
-writes = limiter.shared_limit(lambda: _limit("WRITES"), scope="writes")
+def init_app(app: Flask) -> None:
+    app.extensions["ratelimit"] = Limiter(app)
+
+    @app.after_request
+    def _rate_limit_headers(response: Response) -> Response:
+        # On every answer of a limited route, errors (a 401, a 422) included.
+        response.headers.update(g.get("rate_limit_headers", {}))
+        return response
+
+
+@functools.lru_cache(maxsize=32)
+def _item(limit: str) -> RateLimitItem:
+    return parse(limit)
+
+
+def _limited(scope: str, setting: str):
+    def decorate(view):
+        @functools.wraps(view)
+        def limited(*args, **kwargs):
+            limiter: Limiter = current_app.extensions["ratelimit"]
+            if not limiter.enabled:
+                return view(*args, **kwargs)
+            item = _item(current_app.config[setting])
+            allowed, remaining, reset = limiter.hit(item, scope, client_key())
+            headers = {"X-RateLimit-Limit": str(item.amount), "X-RateLimit-Remaining": str(remaining),
+                       "X-RateLimit-Reset": str(math.ceil(reset))}
+            g.rate_limit_headers = headers
+            if not allowed:
+                wait = max(1, math.ceil(reset - time.time()))
+                raise ApiError(429, STATUS_MESSAGES[429], headers={"Retry-After": str(wait)})
+            return view(*args, **kwargs)
+
+        limited.rate_limit = scope  # openapi.py documents the X-RateLimit headers and the 429
+        return limited
+
+    return decorate
+
+
+# The two budgets: a route takes one, outside requires_auth, so that a flood is a 429 before any token
+# is looked at.
+reads = _limited("reads", "RATE_LIMIT_READS")
+writes = _limited("writes", "RATE_LIMIT_WRITES")
+

@@ -28,15 +28,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jwt.algorithms import RSAAlgorithm
 
-import auth
 import config
+import errors
+import jwks
+import local_issuer
 from app import create_app
 from conftest import ROLES, pem
 from models import db
 
 HERE = Path(__file__).resolve().parent
 
-# The permission table of docs/api.md, written out independently of auth.ROLE_PERMISSIONS.
+# The permission table of docs/api.md, written out independently of roles.ROLE_PERMISSIONS.
 READS = {"get:movies", "get:actors"}
 DIRECTOR = READS | {"post:actors", "patch:actors", "delete:actors", "patch:movies", "get:history"}
 CONTRACT = {
@@ -801,7 +803,7 @@ def fake_issuer(remote_key) -> FakeIssuer:
 
 def test_cache_serves_stale_keys_while_one_background_refresh_runs(fake_issuer):
     clock = FakeClock()
-    cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
+    cache = jwks.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
     first = cache.key("key-1")
     clock.now += 599
     assert cache.key("key-1") is first and fake_issuer.calls == 1
@@ -817,21 +819,21 @@ def test_cache_serves_stale_keys_while_one_background_refresh_runs(fake_issuer):
 
 def test_cache_unknown_kid_refreshes_at_most_once_per_cooldown(fake_issuer):
     clock = FakeClock()
-    cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
+    cache = jwks.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
     cache.key("key-1")
     for second in range(29):
         clock.now += 1
-        with pytest.raises(auth.AuthError):
+        with pytest.raises(errors.AuthError):
             cache.key(f"unknown-{second}")
     assert fake_issuer.calls == 1
     clock.now += 2
-    with pytest.raises(auth.AuthError):
+    with pytest.raises(errors.AuthError):
         cache.key("unknown-again")
     assert fake_issuer.calls == 2
 
 
-def fetch_times(cache: auth.JwksCache, issuer: FakeIssuer, clock: FakeClock, seconds: int, kid: str = "key-1",
-                expect: type[Exception] | None = auth.IssuerUnavailable) -> list[float]:
+def fetch_times(cache: jwks.JwksCache, issuer: FakeIssuer, clock: FakeClock, seconds: int, kid: str = "key-1",
+                expect: type[Exception] | None = errors.IssuerUnavailable) -> list[float]:
     """Ask `cache` for `kid` every tenth of a second for `seconds`: when (from the start) a fetch ran."""
     start, fetched = clock.now, []
     for tick in range(seconds * 10):
@@ -851,20 +853,20 @@ def test_cache_retries_a_failed_fetch_soon_then_less_and_less_often(fake_issuer)
     """No keys and a down issuer: every request is a 503, and fetches run 0.5 s after the first failure,
     then 1, 2, 4... s apart, never more than the cool-down (30 s) apart."""
     clock = FakeClock()
-    cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
+    cache = jwks.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
     fake_issuer.failing = True
     assert fetch_times(cache, fake_issuer, clock, 100) == [0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5, 61.5, 91.5]
 
 
 def test_cache_uses_a_recovered_issuer_within_a_second_of_a_failure(fake_issuer):
     clock = FakeClock()
-    cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
+    cache = jwks.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
     fake_issuer.failing = True
-    with pytest.raises(auth.IssuerUnavailable):
+    with pytest.raises(errors.IssuerUnavailable):
         cache.key("key-1")
     fake_issuer.failing = False  # the issuer is back
     clock.now += 0.4
-    with pytest.raises(auth.IssuerUnavailable):  # not asked again yet
+    with pytest.raises(errors.IssuerUnavailable):  # not asked again yet
         cache.key("key-1")
     clock.now += 0.1
     assert cache.key("key-1") is not None and fake_issuer.calls == 2
@@ -873,7 +875,7 @@ def test_cache_uses_a_recovered_issuer_within_a_second_of_a_failure(fake_issuer)
     fake_issuer.keys["key-2"] = new_rsa_key()
     fake_issuer.failing = True
     clock.now += 30  # past the cool-down a success sets for unknown kids
-    with pytest.raises(auth.AuthError, match="unknown key"):
+    with pytest.raises(errors.AuthError, match="unknown key"):
         cache.key("key-2")
     fake_issuer.failing = False
     clock.now += 0.5
@@ -883,11 +885,11 @@ def test_cache_uses_a_recovered_issuer_within_a_second_of_a_failure(fake_issuer)
 def test_cache_unknown_kids_cannot_make_a_failing_issuer_be_asked_more_often(fake_issuer):
     """While the issuer fails, tokens with unknown kids cost no more fetches than the back-off allows."""
     clock = FakeClock()
-    cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
+    cache = jwks.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
     cache.key("key-1")
     clock.now += 30
     fake_issuer.failing = True
-    times = fetch_times(cache, fake_issuer, clock, 40, kid="unknown", expect=auth.AuthError)
+    times = fetch_times(cache, fake_issuer, clock, 40, kid="unknown", expect=errors.AuthError)
     assert times == [0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5]
     assert cache.key("key-1") is not None  # the last good keys kept working throughout
 
@@ -895,7 +897,7 @@ def test_cache_unknown_kids_cannot_make_a_failing_issuer_be_asked_more_often(fak
 def test_cache_background_refresh_against_a_down_issuer_backs_off(fake_issuer):
     """Stale keys and a down issuer: the last good key keeps working, and refreshes back off as above."""
     clock = FakeClock()
-    cache = auth.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
+    cache = jwks.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
     cache.key("key-1")
     fake_issuer.failing = True
     clock.now += 601
@@ -920,14 +922,14 @@ def test_cache_concurrent_unknown_kids_share_one_fetch(remote_key):
         release.wait(5)
         return {"keys": []}
 
-    cache = auth.JwksCache(slow_fetch, ttl=600, cooldown=30)
-    errors = []
+    cache = jwks.JwksCache(slow_fetch, ttl=600, cooldown=30)
+    refused = []
 
     def ask():
         try:
             cache.key("key-1")
-        except auth.AuthError as exc:
-            errors.append(exc.status)
+        except errors.AuthError as exc:
+            refused.append(exc.status)
 
     threads = [threading.Thread(target=ask) for _ in range(20)]
     for thread in threads:
@@ -936,7 +938,7 @@ def test_cache_concurrent_unknown_kids_share_one_fetch(remote_key):
     release.set()
     for thread in threads:
         thread.join(5)
-    assert len(calls) == 1 and errors == [401] * 20
+    assert len(calls) == 1 and refused == [401] * 20
 
 
 # --- 4. the production guard ---------------------------------------------------------------
@@ -989,7 +991,7 @@ def test_production_refuses_a_key_set_or_issuer_moved_from_auth0_domain(name, va
     if opt_in is not None:
         env["ALLOW_TEST_ISSUER"] = opt_in
     with pytest.raises(config.ConfigError, match=rf"production .* needs {name} unset or .*{re.escape(repr(value))}"):
-        config.check_production(config.load("/srv/instance", env))
+        config.resolve(config.load("/srv/instance", env), "/srv/instance")
 
 
 @pytest.mark.parametrize("overrides", [
@@ -998,7 +1000,8 @@ def test_production_refuses_a_key_set_or_issuer_moved_from_auth0_domain(name, va
     {"JWKS_URL": "https://casting.eu.auth0.com/.well-known/jwks.json", "TOKEN_ISSUER": "https://casting.eu.auth0.com/"},
 ], ids=["unset", "empty", "the-derived-values"])
 def test_production_accepts_the_key_set_and_issuer_of_auth0_domain(overrides):
-    config.check_production(config.load("/srv/instance", {**AUTH0_ENV, "APP_ENV": "production", **overrides}))
+    settings = config.load("/srv/instance", {**AUTH0_ENV, "APP_ENV": "production", **overrides})
+    config.resolve(settings, "/srv/instance")
 
 
 def test_production_trusts_a_stand_in_issuer_only_with_allow_test_issuer(monkeypatch, built_apps):
@@ -1090,11 +1093,11 @@ def test_token_command_mints_nothing_the_app_would_refuse(cli_env):
 
 def test_local_issuer_key_file_is_private_and_reused(tmp_path):
     instance = tmp_path / "instance"
-    first = auth.LocalIssuer.from_instance(str(instance), "aud")
-    key_file = instance / auth.LOCAL_KEY_FILE
+    first = local_issuer.LocalIssuer.from_instance(str(instance), "aud")
+    key_file = instance / local_issuer.LOCAL_KEY_FILE
     assert key_file.name == "local-issuer-key.pem"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    second = auth.LocalIssuer.from_instance(str(instance), "aud")
+    second = local_issuer.LocalIssuer.from_instance(str(instance), "aud")
     assert second.kid == first.kid and second.audience == "aud"
     assert sorted(p.name for p in instance.iterdir()) == ["local-issuer-key.pem"], "a temporary file was left"
     # The key really is the same: a token of one verifies with the other's JWKS.

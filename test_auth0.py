@@ -31,9 +31,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from auth import ROLE_PERMISSIONS
 from conftest import free_port
-from dashboard import ROLE_LABELS
+from roles import ROLE_LABELS, ROLE_PERMISSIONS
 
 ROOT = Path(__file__).parent
 TENANT_FILE = ROOT / "auth0" / "tenant.yaml"
@@ -71,7 +70,7 @@ def test_a_stale_tenant_file_is_refused_with_what_to_run(tmp_path):
 
 
 def test_tenant_file_roles_and_permissions_are_exactly_the_apps():
-    """Read independently of the generator: a permission added to auth.ROLE_PERMISSIONS fails here until
+    """Read independently of the generator: a permission added to roles.ROLE_PERMISSIONS fails here until
     `make auth0-tenant` writes it into the file."""
     tenant = yaml.safe_load(TENANT_FILE.read_text())
     (api,) = tenant["resourceServers"]

@@ -29,7 +29,9 @@ def test_database_url_pins_psycopg2(raw, expected):
 
 def test_default_database_is_sqlite_under_instance():
     assert config.database_url(None, "/srv/instance") == "sqlite:////srv/instance/casting.db"
-    assert config.load("/srv/instance", {})["SQLALCHEMY_DATABASE_URI"] == "sqlite:////srv/instance/casting.db"
+    settings = config.load("/srv/instance", {"APP_ENV": "development"})
+    config.resolve(settings, "/srv/instance")
+    assert settings["SQLALCHEMY_DATABASE_URI"] == "sqlite:////srv/instance/casting.db"
 
 
 def test_heroku_url_reaches_the_engine_as_psycopg2(make_app):
@@ -58,7 +60,7 @@ def test_development_is_opt_in_and_never_on_heroku(env, production):
 ])
 def test_a_production_start_without_its_settings_says_what_to_set_or_how_to_develop(env, missing):
     with pytest.raises(config.ConfigError) as refused:
-        config.check_production(config.load("/srv/instance", env))
+        config.resolve(config.load("/srv/instance", env), "/srv/instance")
     message = str(refused.value)
     assert f"production mode needs {missing}" in message
     assert "set APP_ENV=development to run locally" in message

@@ -29,12 +29,14 @@ from sqlalchemy import text as sql
 import dashboard
 import history
 import idempotency
-from auth import ROLE_PERMISSIONS, LocalIssuer
+import roles
 from cli import seed_demo
 from config import ConfigError
 from conftest import LIVE_SETTINGS, JwksEndpoint, pem, start_gunicorn
+from local_issuer import LocalIssuer
 from middleware import PERMISSIONS_POLICY
 from models import Actor, Movie, db
+from roles import ROLE_PERMISSIONS
 
 ROOT = Path(__file__).resolve().parent
 STATIC = ROOT / "static" / "dashboard"
@@ -44,7 +46,7 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 812}
 WAIT_MS = 10_000
 TOKEN_KEY = "casting-agency.token"
-ROLE_LABELS = dashboard.ROLE_LABELS
+ROLE_LABELS = roles.ROLE_LABELS
 AUTH0_DOMAIN = "tenant.auth0.test"
 AUTH0_AUDIENCE = "https://casting-agency.test/api"
 AUTH0_CLIENT_ID = "dashboard-spa"

@@ -22,7 +22,7 @@ import jwt
 import pytest
 import requests
 
-import auth
+import roles
 from conftest import (
     ROOT,
     Process,
@@ -37,8 +37,8 @@ from test_production import PROD_AUDIENCE, PROD_DOMAIN, PROD_ISSUER, JwksServer,
 
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 FLASK = str(ROOT / ".venv" / "bin" / "flask")
-READER = auth.ROLE_PERMISSIONS["casting-assistant"]
-PRODUCER = auth.ROLE_PERMISSIONS["executive-producer"]
+READER = roles.ROLE_PERMISSIONS["casting-assistant"]
+PRODUCER = roles.ROLE_PERMISSIONS["executive-producer"]
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import text
 
-import auth
+import roles
 from conftest import (
     STOP_SECONDS,
     VENV_BIN,
@@ -280,8 +280,8 @@ def test_procfile_release_then_web_under_honcho_in_production(pg, jwks, tmp_path
         assert ready.status_code == 200 and ready.json() == {"status": "ready"}, ready.text
         assert ready.headers.get("Strict-Transport-Security"), "production mode is not on"
 
-        reader = jwks.mint(auth.ROLE_PERMISSIONS["casting-assistant"])
-        producer = jwks.mint(auth.ROLE_PERMISSIONS["executive-producer"])
+        reader = jwks.mint(roles.ROLE_PERMISSIONS["casting-assistant"])
+        producer = jwks.mint(roles.ROLE_PERMISSIONS["executive-producer"])
         listed = server.request("GET", "/movies", reader)
         assert listed.status_code == 200, listed.text
         assert listed.json() == {"success": True, "movies": [], "total": 0, "page": 1, "per_page": 20,
@@ -314,7 +314,7 @@ def test_procfile_release_then_web_under_honcho_in_production(pg, jwks, tmp_path
             assert token not in output and token.rsplit(".", 1)[1] not in output, "a token was logged"
 
         expect_json_error(server.request("GET", "/movies"), 401)
-        wrong_issuer = jwks.mint(auth.ROLE_PERMISSIONS["casting-assistant"], issuer="https://elsewhere.test/")
+        wrong_issuer = jwks.mint(roles.ROLE_PERMISSIONS["casting-assistant"], issuer="https://elsewhere.test/")
         expect_json_error(server.request("GET", "/movies", wrong_issuer), 401)
 
         # A clean stop: SIGTERM to honcho's group, honcho stops gunicorn, everything exits in time.
