@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
-from conftest import assert_error, new_actor, new_movie, row_counts
 from models import Actor, Movie, db, movie_actors
+from tests.helpers import assert_error, new_actor, new_movie, row_counts
 
 # --- health ---------------------------------------------------------------------------------
 

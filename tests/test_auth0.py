@@ -31,10 +31,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import free_port
 from roles import ROLE_LABELS, ROLE_PERMISSIONS
+from tests.helpers import ROOT, free_port
 
-ROOT = Path(__file__).parent
 TENANT_FILE = ROOT / "auth0" / "tenant.yaml"
 GENERATOR = ROOT / "scripts" / "auth0_tenant.py"
 DEPLOY = ROOT / "auth0" / "deploy.js"

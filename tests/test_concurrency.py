@@ -19,7 +19,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from conftest import json_lines, migrate
+from tests.helpers import json_lines, migrate
 
 SERVER = {"WEB_CONCURRENCY": "4", "RATE_LIMIT_DISABLED": "true"}
 

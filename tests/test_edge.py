@@ -16,24 +16,25 @@ import re
 import socket
 import threading
 import time
-import uuid
 
-import jwt
 import pytest
 import requests
 
 import roles
-from conftest import (
+from tests.helpers import (
+    PROD_AUDIENCE,
+    PROD_DOMAIN,
+    PROD_ISSUER,
     ROOT,
+    JwksServer,
     Process,
     Server,
-    expect_json_error,
+    assert_error,
     free_port,
     json_lines,
     migrate,
     server_env,
 )
-from test_production import PROD_AUDIENCE, PROD_DOMAIN, PROD_ISSUER, JwksServer, redis_url  # noqa: F401 (fixture)
 
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 FLASK = str(ROOT / ".venv" / "bin" / "flask")
@@ -43,11 +44,11 @@ PRODUCER = roles.ROLE_PERMISSIONS["executive-producer"]
 
 @pytest.fixture(scope="module")
 def issuer():
-    server = JwksServer()
+    server = JwksServer.tenant()
     try:
         yield server
     finally:
-        server.close()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +71,6 @@ def production(database: str, issuer: JwksServer, **settings: str | None) -> dic
             "JWKS_URL": issuer.url, "TOKEN_ISSUER": PROD_ISSUER, "ALLOW_TEST_ISSUER": "true", **settings}
 
 
-def mint(issuer: JwksServer, permissions: list[str], **claims) -> str:
-    now = int(time.time())
-    payload = {"iss": PROD_ISSUER, "aud": PROD_AUDIENCE, "sub": f"auth0|{uuid.uuid4().hex}", "iat": now,
-               "exp": now + 600, "permissions": permissions, **claims}
-    return jwt.encode(payload, issuer.key, algorithm="RS256", headers={"kid": issuer.kid})
 
 
 # --- 1. development is opt-in -------------------------------------------------------------------------------
@@ -130,28 +126,28 @@ def test_without_app_env_a_configured_server_is_in_production(fleet, database, i
     assert health.headers["Strict-Transport-Security"].startswith("max-age=")
     assert "Access-Control-Allow-Origin" not in health.headers  # CORS closed: no CORS_ORIGINS
     assert server.request("GET", "/dashboard/config.json").json()["mode"] == "auth0"
-    expect_json_error(server.request("POST", "/dev/token", json={"role": "executive-producer"}), 404)
-    assert server.request("GET", "/movies", mint(issuer, READER)).status_code == 200
+    assert_error(server.request("POST", "/dev/token", json={"role": "executive-producer"}), 404)
+    assert server.request("GET", "/movies", issuer.mint(READER)).status_code == 200
 
     # Tokens: at most 30 days from iat to exp, and a subject.
     for claims, message in [({"exp": int(time.time()) + 100 * 365 * 86400},
                              "token lifetime (exp - iat) is longer than the 30 days allowed"),
                             ({"sub": ""}, "token sub claim must be a non-empty string")]:
-        refused = expect_json_error(server.request("GET", "/movies", mint(issuer, READER, **claims)), 401)
+        refused = assert_error(server.request("GET", "/movies", issuer.mint(READER, **claims)), 401)
         assert refused["message"] == message
 
     # Strict input, through gunicorn as a client sends it.
-    producer = mint(issuer, PRODUCER)
+    producer = issuer.mint(PRODUCER)
     body = json.dumps({"title": "Edge", "release_date": "2020-01-01"})
     sent = {"Authorization": f"Bearer {producer}", "Content-Type": "application/json"}
     encoded = requests.post(server.url + "/movies", data=gzip.compress(body.encode()), timeout=10,
                             headers={**sent, "Content-Encoding": "gzip"})
-    expect_json_error(encoded, 415)
+    assert_error(encoded, 415)
     assert encoded.headers["Accept-Encoding"] == "identity"
-    expect_json_error(requests.post(server.url + "/movies", data=body.encode("utf-16"), headers=sent, timeout=10),
+    assert_error(requests.post(server.url + "/movies", data=body.encode("utf-16"), headers=sent, timeout=10),
                       400)
     twice = '{"title": "A", "title": "B", "release_date": "2020-01-01"}'
-    expect_json_error(requests.post(server.url + "/movies", data=twice, headers=sent, timeout=10), 400)
+    assert_error(requests.post(server.url + "/movies", data=twice, headers=sent, timeout=10), 400)
     assert server.request("GET", "/movies", producer).json()["total"] == 0
 
 
@@ -173,7 +169,7 @@ def test_x_forwarded_for_counts_only_through_trusted_proxies(fleet, database, is
                 for n in range(1, 6)]
     assert statuses == [401, 401, 401, 429, 429], statuses
     made_up = direct.request("GET", "/movies", headers={"X-Forwarded-For": "a/b:c*d{e}"})
-    expect_json_error(made_up, 429)
+    assert_error(made_up, 429)
     assert limiter_addresses(client) == ["127.0.0.1"]
 
     # One proxy (as on Heroku): its entry is the client; each gets its own budget, and what a client made
@@ -252,8 +248,8 @@ def test_a_few_slow_clients_do_not_hold_up_the_others(fleet, database, issuer):
     held open for 8 s, while /health and an authenticated list keep answering within 3 s each."""
     server = fleet.gunicorn("slow-clients", **production(database, issuer))
     port = int(server.url.rsplit(":", 1)[1])
-    reader = mint(issuer, READER)
-    slow = [slow_headers(port) for _ in range(3)] + [slow_body(port, mint(issuer, PRODUCER))]
+    reader = issuer.mint(READER)
+    slow = [slow_headers(port) for _ in range(3)] + [slow_body(port, issuer.mint(PRODUCER))]
     try:
         time.sleep(1)  # the slow ones are in, each holding what it holds
         answered, deadline = 0, time.monotonic() + 8
@@ -393,13 +389,13 @@ def test_instances_side_by_side_have_no_control_socket_to_fight_over(fleet, tmp_
 def test_a_recovered_issuer_is_used_again_within_seconds(fleet, database):
     """The issuer's key set is down when the first token comes (503), then back: the same worker uses it
     again within seconds, not after the 30 s cool-down."""
-    issuer = JwksServer()
+    issuer = JwksServer.tenant()
     try:
-        issuer.failing = True
+        issuer.status = 503  # the issuer is down
         server = fleet.gunicorn("issuer-outage", WEB_CONCURRENCY="1", **production(database, issuer))
-        token = mint(issuer, READER)
-        expect_json_error(server.request("GET", "/movies", token), 503)
-        issuer.failing = False
+        token = issuer.mint(READER)
+        assert_error(server.request("GET", "/movies", token), 503)
+        issuer.status = 200
         recovered_at, started = None, time.monotonic()
         while time.monotonic() - started < 8:
             if server.request("GET", "/movies", token).status_code == 200:
@@ -408,5 +404,5 @@ def test_a_recovered_issuer_is_used_again_within_seconds(fleet, database):
             time.sleep(0.1)
         assert recovered_at is not None and recovered_at < 3, recovered_at
     finally:
-        issuer.close()
+        issuer.stop()
 

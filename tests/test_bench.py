@@ -9,14 +9,13 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from conftest import migrate, unavailable
+from tests.helpers import ROOT, migrate, unavailable
 
-BENCH = Path(__file__).resolve().parent / "bench"
+BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 
 import tools  # noqa: E402

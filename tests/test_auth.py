@@ -19,8 +19,6 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import jwt
 import pytest
@@ -33,10 +31,8 @@ import errors
 import jwks
 import local_issuer
 from app import create_app
-from conftest import ROLES, pem
 from models import db
-
-HERE = Path(__file__).resolve().parent
+from tests.helpers import ROLES, ROOT, JwksServer, assert_error, jwks_document, new_rsa_key, pem
 
 # The permission table of docs/api.md, written out independently of roles.ROLE_PERMISSIONS.
 READS = {"get:movies", "get:actors"}
@@ -114,21 +110,13 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def assert_json_error(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.is_json, response.get_data(as_text=True)
-    body = response.json
-    assert body["success"] is False and body["error"] == status and body["message"], body
-    return body
 
 
 def assert_invalid_token(response) -> None:
-    assert_json_error(response, 401)
+    assert_error(response, 401)
     assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"'), response.headers
 
 
-def new_rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @pytest.fixture(scope="module")
@@ -213,10 +201,10 @@ def test_rbac_matrix(client, headers, producer, rows, role, method, path, permis
     response = client.open(path.format(**rows), method=method, json=body,
                            headers=headers(role) if role else {})
     if role is None:
-        assert_json_error(response, 401)
+        assert_error(response, 401)
         assert response.headers["WWW-Authenticate"] == "Bearer"
     elif not allowed:
-        assert_json_error(response, 403)
+        assert_error(response, 403)
         assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
         assert permission in response.json["message"]
     else:
@@ -446,84 +434,6 @@ def test_local_issuer_tokens_and_independent_tokens_agree(client, issuer, minter
 
 REMOTE_ISSUER = "https://test.invalid/"
 REMOTE_AUDIENCE = "https://casting-api"
-JWKS_PATH = "/.well-known/jwks.json"
-
-
-def jwks_document(keys: dict[str, rsa.RSAPrivateKey]) -> dict:
-    return {"keys": [{**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": kid, "alg": "RS256", "use": "sig"}
-                     for kid, key in keys.items()]}
-
-
-class JwksServer:
-    """A real HTTP server on 127.0.0.1 serving a JWKS document the test controls, counting the fetches."""
-
-    def __init__(self, port: int = 0):
-        self.keys: dict[str, rsa.RSAPrivateKey] = {}
-        self.status = 200
-        self.body: bytes | None = None  # None: serve the JWKS of self.keys
-        self.location: str | None = None  # a Location header (with status 302, a redirect)
-        self.content_length = True  # False: no Content-Length, the body ends when the connection closes
-        self.drip: float | None = None  # send the body one byte every `drip` seconds
-        self.drip_headers = False  # drip the status line and headers too
-        self.fetches = 0
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - the name http.server dispatches to
-                if self.path != JWKS_PATH:
-                    self.send_error(404)
-                    return
-                server.fetches += 1
-                body = server.body if server.body is not None else json.dumps(server.document()).encode()
-                if server.drip_headers:
-                    head = (f"HTTP/1.0 {server.status} OK\r\nContent-Type: application/json\r\n"
-                            f"Content-Length: {len(body)}\r\n\r\n").encode()
-                    server.trickle(self.wfile, head + body)
-                    return
-                self.send_response(server.status)
-                self.send_header("Content-Type", "application/json")
-                if server.content_length:
-                    self.send_header("Content-Length", str(len(body)))
-                if server.location:
-                    self.send_header("Location", server.location)
-                self.end_headers()
-                if server.drip:
-                    server.trickle(self.wfile, body)
-                else:
-                    self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}{JWKS_PATH}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        self.running = True
-
-    def document(self) -> dict:
-        return jwks_document(self.keys)
-
-    def trickle(self, out, data: bytes) -> None:
-        """Send `data` a byte at a time, until it is all sent, the client hangs up or the server stops."""
-        for i in range(len(data)):
-            if not self.running:
-                return
-            try:
-                out.write(data[i:i + 1])
-            except OSError:
-                return
-            time.sleep(self.drip)
-
-    def stop(self) -> None:
-        if self.running:
-            self.running = False
-            self.httpd.shutdown()
-            self.httpd.server_close()
-            self.thread.join(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def remote_key() -> rsa.RSAPrivateKey:
     return new_rsa_key()
@@ -627,7 +537,7 @@ def test_issuer_down_at_start_is_a_quick_503_and_recovers(jwks_servers, remote_a
         started = time.monotonic()
         response = client.get("/movies", headers=bearer(token))
         assert time.monotonic() - started < 2
-        assert_json_error(response, 503)
+        assert_error(response, 503)
         assert response.headers["Retry-After"].isdigit()
     # Inside the cool-down the three requests caused a single attempt.
     assert flask_app.extensions["token_verifier"].keys.fetch_count == 1
@@ -648,7 +558,7 @@ def test_a_broken_jwks_document_at_start_is_a_503(jwks_servers, remote_app, remo
     server.status, server.body = status, body
     response = remote_app(server.url).test_client().get(
         "/movies", headers=bearer(remote_minter(remote_key, "key-1").token()))
-    assert_json_error(response, 503)
+    assert_error(response, 503)
     assert "Retry-After" in response.headers
 
 
@@ -713,12 +623,12 @@ def test_an_issuer_dripping_bytes_is_a_503_within_the_timeout(jwks_servers, remo
     token = remote_minter(remote_key, "key-1").token()
 
     response, seconds = answer_within(10, lambda: flask_app.test_client().get("/movies", headers=bearer(token)))
-    assert_json_error(response, 503)
+    assert_error(response, 503)
     assert "Retry-After" in response.headers
     assert seconds < 3, f"the 503 took {seconds:.1f} s"
     # Inside the cool-down the next request does not wait for the issuer at all.
     response, seconds = answer_within(10, lambda: flask_app.test_client().get("/movies", headers=bearer(token)))
-    assert_json_error(response, 503)
+    assert_error(response, 503)
     assert seconds < 0.5
     assert server.fetches == 1
 
@@ -756,7 +666,7 @@ def test_a_jwks_document_over_512_kib_is_refused(jwks_servers, remote_app, remot
     if status == 200:
         assert response.status_code == 200, response.get_data(as_text=True)
     else:
-        assert_json_error(response, 503)
+        assert_error(response, 503)
 
 
 def test_a_redirecting_jwks_url_is_not_followed(jwks_servers, remote_app, remote_key):
@@ -766,7 +676,7 @@ def test_a_redirecting_jwks_url_is_not_followed(jwks_servers, remote_app, remote
     server.status, server.location, server.body = 302, elsewhere.url, b""
     response = remote_app(server.url).test_client().get(
         "/movies", headers=bearer(remote_minter(remote_key, "key-1").token()))
-    assert_json_error(response, 503)
+    assert_error(response, 503)
     assert server.fetches == 1 and elsewhere.fetches == 0
 
 
@@ -1024,7 +934,7 @@ def test_production_trusts_a_stand_in_issuer_only_with_allow_test_issuer(monkeyp
 
 
 def flask_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=HERE, env=env,
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -1125,11 +1035,11 @@ def test_public_reads_open_every_get(public_client, rows, method, path):
 @pytest.mark.parametrize("method,path,body", WRITES, ids=[f"{method} {path}" for method, path, _ in WRITES])
 def test_public_reads_keep_writes_guarded(public_client, headers, rows, method, path, body):
     anonymous = public_client.open(path.format(**rows), method=method, json=body)
-    assert_json_error(anonymous, 401)
+    assert_error(anonymous, 401)
     assert anonymous.headers["WWW-Authenticate"] == "Bearer"
     assistant = public_client.open(path.format(**rows), method=method, json=body,
                                    headers=headers("casting-assistant"))
-    assert_json_error(assistant, 403)
+    assert_error(assistant, 403)
 
 
 @pytest.mark.parametrize("name", ["alg none", "expired beyond the leeway", "another RSA key with the same kid"])

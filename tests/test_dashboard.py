@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import re
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -32,13 +31,12 @@ import idempotency
 import roles
 from cli import seed_demo
 from config import ConfigError
-from conftest import LIVE_SETTINGS, JwksEndpoint, pem, start_gunicorn
 from local_issuer import LocalIssuer
 from middleware import PERMISSIONS_POLICY
 from models import Actor, Movie, db
 from roles import ROLE_PERMISSIONS
+from tests.helpers import LIVE_SETTINGS, ROOT, JwksServer, pem, start_gunicorn
 
-ROOT = Path(__file__).resolve().parent
 STATIC = ROOT / "static" / "dashboard"
 ARTIFACTS = ROOT / "artifacts"
 DOCS_SCREENSHOT = ROOT / "docs" / "dashboard.png"
@@ -1839,7 +1837,7 @@ def test_auth0_login_with_pkce_and_logout(chromium, app, client, producer, datab
     add_movie(client, producer, "Night Train to Varna", "2018-11-23")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     auth0 = LocalIssuer(key, AUTH0_AUDIENCE, issuer=f"https://{AUTH0_DOMAIN}/")
-    jwks = JwksEndpoint(auth0.jwks())
+    jwks = JwksServer(document=auth0.jwks())
     server = start_gunicorn(tmp_path, "gunicorn-auth0", DATABASE_URL=database_url, AUTH0_DOMAIN=AUTH0_DOMAIN,
                             API_AUDIENCE=AUTH0_AUDIENCE, AUTH0_CLIENT_ID=AUTH0_CLIENT_ID, JWKS_URL=jwks.url,
                             **LIVE_SETTINGS)
@@ -1902,4 +1900,4 @@ def test_auth0_login_with_pkce_and_logout(chromium, app, client, producer, datab
     finally:
         browsing.close()
         server.process.stop()
-        jwks.close()
+        jwks.stop()

@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from conftest import free_port
-from models import Actor, Movie, db, movie_actors
+from models import Actor, Movie, db
+from tests.helpers import ROOT, free_port, row_counts
 
-ROOT = Path(__file__).parent
 COLLECTION = ROOT / "postman" / "casting-agency.postman_collection.json"
 ENVIRONMENT = ROOT / "postman" / "casting-agency.postman_environment.json"
 SMOKE = ROOT / "scripts" / "smoke.py"
@@ -159,16 +158,10 @@ def test_smoke_without_a_producer_token_is_a_usage_error():
     assert "PRODUCER_TOKEN is not set" in result.stderr
 
 
-def rows(app) -> tuple[int, int, int]:
-    with app.app_context():
-        counts = tuple(db.session.scalar(select(func.count()).select_from(table))
-                       for table in (Movie.__table__, Actor.__table__, movie_actors))
-        db.session.remove()
-    return counts
 
 
 def test_smoke_passes_against_gunicorn_and_leaves_nothing_behind(app, gunicorn, issuer):
-    before = rows(app)
+    before = row_counts(app)
     result = run_smoke(gunicorn.url, PRODUCER_TOKEN=issuer.mint("executive-producer"),
                        DIRECTOR_TOKEN=issuer.mint("casting-director"),
                        ASSISTANT_TOKEN=issuer.mint("casting-assistant"))
@@ -177,7 +170,7 @@ def test_smoke_passes_against_gunicorn_and_leaves_nothing_behind(app, gunicorn, 
     assert all(line.startswith("PASS  ") for line in lines[1:-1]), lines
     assert any(line.startswith("PASS  casting assistant") for line in lines)
     assert re.fullmatch(r"smoke: [1-9][0-9]* passed, 0 failed, 0 skipped", lines[-1]), lines
-    assert rows(app) == before
+    assert row_counts(app) == before
     with app.app_context():
         assert db.session.scalars(select(Movie.title).where(Movie.title.contains("smoke-"))).all() == []
         assert db.session.scalars(select(Actor.name).where(Actor.name.contains("smoke-"))).all() == []
@@ -217,7 +210,7 @@ def test_generated_python_client_reads_errors_and_sort_keys_right(python_client)
 
 def test_python_client_flow_passes_against_gunicorn(app, gunicorn, issuer, python_client):
     """clients/flow.py (CI runs it in .ci/client-flows.sh too): create, cast, patch, errors, delete."""
-    before = rows(app)
+    before = row_counts(app)
     env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
     env.update(PYTHONPATH=str(python_client), PRODUCER_TOKEN=issuer.mint("executive-producer"),
                DIRECTOR_TOKEN=issuer.mint("casting-director"), ASSISTANT_TOKEN=issuer.mint("casting-assistant"))
@@ -227,4 +220,4 @@ def test_python_client_flow_passes_against_gunicorn(app, gunicorn, issuer, pytho
     lines = result.stdout.splitlines()
     assert all(line.startswith("ok  ") for line in lines[:-1]) and len(lines) == 12, lines
     assert lines[-1] == "python client (openapi-python-client): flow complete, 11 steps"
-    assert rows(app) == before
+    assert row_counts(app) == before

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -23,8 +22,7 @@ import schemas
 from cli import seed_demo
 from models import db
 from schemas import EXACT_INTEGER, ActorEnvelope, ActorList, Deleted, ErrorBody, MovieEnvelope, MovieList
-
-ROOT = Path(__file__).parent
+from tests.helpers import ROOT
 
 
 def test_committed_openapi_json_is_what_the_app_generates(app):

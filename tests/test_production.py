@@ -12,9 +12,6 @@ skips these tests, except under CI=true, where it fails them.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
 import os
 import re
 import shutil
@@ -29,24 +26,25 @@ from pathlib import Path
 
 import jwt
 import pytest
-import redis
 import requests
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import text
 
 import roles
-from conftest import (
+from tests.helpers import (
+    PROD_AUDIENCE,
+    PROD_DOMAIN,
+    PROD_ISSUER,
     STOP_SECONDS,
     VENV_BIN,
     Fleet,
-    JwksEndpoint,
     Process,
     Server,
-    expect_json_error,
+    actor_body,
+    assert_error,
     free_port,
     json_lines,
     migrate,
+    retry_after,
     server_env,
     signal_group,
     tail,
@@ -54,11 +52,7 @@ from conftest import (
 )
 
 HONCHO = str(VENV_BIN / "honcho")
-REDIS_DB = 7
 
-PROD_DOMAIN = "issuer.test"
-PROD_ISSUER = f"https://{PROD_DOMAIN}/"
-PROD_AUDIENCE = "https://casting-agency.test/api"
 
 
 # --- small helpers ----------------------------------------------------------------------------------------------
@@ -72,17 +66,6 @@ def group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def retry_after(response) -> int:
-    value = response.headers.get("Retry-After")
-    assert value is not None, f"no Retry-After on {response.status_code}: {dict(response.headers)}"
-    assert value.isdigit() and int(value) >= 1, value
-    return int(value)
-
-
-def actor_body(name: str) -> dict:
-    return {"name": name, "age": 40, "gender": "female"}
 
 
 # --- PostgreSQL: scratch databases and a throwaway cluster ---------------------------------------------------------
@@ -167,68 +150,6 @@ def cluster():
 # --- Redis, tokens, the issuer's JWKS ----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def exclusive(path: Path, seconds: float):
-    """An flock held for the block: two runs of this file on one machine must not FLUSHDB each other's Redis."""
-    with open(path, "a") as handle:
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"another test run held {path} for over {seconds} s")
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        unavailable(f"Redis at 127.0.0.1:6379 is unreachable: {exc}")
-    try:
-        with exclusive(Path(tempfile.gettempdir()) / f"casting-agency-tests-redis-{REDIS_DB}.lock", 120):
-            client.flushdb()
-            try:
-                yield f"redis://127.0.0.1:6379/{REDIS_DB}", client
-            finally:
-                client.flushdb()
-    finally:
-        client.close()
-
-
-class JwksServer(JwksEndpoint):
-    """The "Auth0 tenant": its key set served over HTTP (conftest's JwksEndpoint), and tokens signed with its key."""
-
-    def __init__(self):
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = f"test-{uuid.uuid4().hex[:8]}"
-        jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
-        super().__init__({"keys": [{**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}]})
-
-    def mint(self, permissions: list[str], issuer: str = PROD_ISSUER, audience: str = PROD_AUDIENCE) -> str:
-        now = int(time.time())
-        claims = {"iss": issuer, "aud": audience, "sub": f"auth0|{uuid.uuid4().hex}", "iat": now,
-                  "exp": now + 600, "permissions": permissions}
-        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
-
-@pytest.fixture(scope="module")
-def jwks():
-    server = JwksServer()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 # --- 1. the Procfile under honcho, in production mode -------------------------------------------------------------
 
 
@@ -293,7 +214,7 @@ def test_procfile_release_then_web_under_honcho_in_production(pg, jwks, tmp_path
         fetched = server.request("GET", f"/movies/{movie['id']}", reader, headers={"X-Request-ID": request_id})
         assert fetched.status_code == 200 and fetched.json()["movie"] == movie, fetched.text
         assert fetched.headers["X-Request-ID"] == request_id
-        assert jwks.hits >= 1
+        assert jwks.fetches >= 1
 
         # The access log: one JSON line for that request on the web process's stdout (as honcho relays it),
         # with the token's subject and never the token.
@@ -313,9 +234,9 @@ def test_procfile_release_then_web_under_honcho_in_production(pg, jwks, tmp_path
         for token in (reader, producer):
             assert token not in output and token.rsplit(".", 1)[1] not in output, "a token was logged"
 
-        expect_json_error(server.request("GET", "/movies"), 401)
+        assert_error(server.request("GET", "/movies"), 401)
         wrong_issuer = jwks.mint(roles.ROLE_PERMISSIONS["casting-assistant"], issuer="https://elsewhere.test/")
-        expect_json_error(server.request("GET", "/movies", wrong_issuer), 401)
+        assert_error(server.request("GET", "/movies", wrong_issuer), 401)
 
         # A clean stop: SIGTERM to honcho's group, honcho stops gunicorn, everything exits in time.
         gunicorn_pids = web.children()
@@ -399,7 +320,7 @@ def test_the_rate_limit_budget_is_shared_through_redis(two_dynos, local_issuer, 
     statuses = [r.status_code for r in responses]
     assert statuses == [200] * 10 + [429] * 10, statuses
     for response in responses[10:]:
-        expect_json_error(response, 429)
+        assert_error(response, 429)
         assert 1 <= retry_after(response) <= 3600
     # The budget really lives in Redis, keyed by the token's subject.
     keys = [key.decode() for key in client.scan_iter(count=1000)]
@@ -455,12 +376,12 @@ def test_database_outage_is_a_fast_503_and_recovers_without_a_restart(cluster, f
             response = server.request(method, path, token, json=body)
             elapsed = time.monotonic() - started
             assert elapsed < 3, f"{method} {path} took {elapsed:.1f} s with the database down"
-            expect_json_error(response, 503)
+            assert_error(response, 503)
             retry_after(response)
         started = time.monotonic()
         ready = server.request("GET", "/ready")
         assert time.monotonic() - started < 3
-        expect_json_error(ready, 503)
+        assert_error(ready, 503)
         retry_after(ready)
         health = server.request("GET", "/health")
         assert health.status_code == 200 and health.json() == {"status": "ok"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import ssl
-from pathlib import Path
 
 import pytest
 import redis
@@ -15,6 +14,7 @@ from sqlalchemy import func, select
 import config
 from cli import DEMO_ACTORS, DEMO_MOVIES, seed_demo
 from models import Movie, db, movie_actors
+from tests.helpers import ROOT
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -136,7 +136,6 @@ def test_seed_command(app):
 
 # --- the settings' documentation: setup.sh, the README's table and app.json name every one ---------------
 
-ROOT = Path(__file__).parent
 READ_FROM_ENV = re.compile(r"""(?:(?:env|environ)(?:\.get\(|\[)|_count\(env, )["']([A-Z][A-Z0-9_]+)["']""")
 # Set by Heroku or its add-ons, or only for development, tests and the benchmark: not app.json's to ask for.
 NOT_FOR_APP_JSON = {"DATABASE_URL", "REDIS_URL", "PORT", "BIND_HOST", "JWKS_URL", "TOKEN_ISSUER",

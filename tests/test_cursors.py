@@ -10,8 +10,8 @@ import re
 import pytest
 from sqlalchemy import event, text
 
-from conftest import assert_error, new_actor, new_movie
 from models import db
+from tests.helpers import assert_error, new_actor, new_movie
 
 MOVIE_SORTS = ["id", "-id", "title", "-title", "release_date", "-release_date"]
 ACTOR_SORTS = ["id", "-id", "name", "-name", "age", "-age"]

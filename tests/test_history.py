@@ -9,8 +9,8 @@ import threading
 import pytest
 from sqlalchemy import func, select, text
 
-from conftest import assert_error, new_actor, new_movie, row_counts
 from models import db, history
+from tests.helpers import assert_error, new_actor, new_movie, row_counts
 
 INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 

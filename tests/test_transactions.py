@@ -1,0 +1,127 @@
+"""The retrying transaction (transactions.py): deadlocks and serialization failures retried then a 409,
+other errors not, a session teardown that never fails a response, and a connection lost at COMMIT
+answered by what the database did. The races under gunicorn are in test_concurrency.py."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from sqlalchemy import func, select, text
+
+import transactions
+from models import db, idempotency_keys
+from tests.helpers import assert_error, new_actor
+
+# --- the retrying transaction --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def racy_app(make_app, _schema):
+    """An app with a write route that fails with a given SQLSTATE, raised by PostgreSQL itself, on its
+    first `fail` attempts."""
+    racy = make_app()
+    calls = {"count": 0, "fail": 0, "code": "40P01"}
+
+    @racy.post("/racy")
+    @transactions.safe_write
+    def racy_write():
+        calls["count"] += 1
+        if calls["count"] <= calls["fail"]:
+            raise_it = f"DO $$ BEGIN RAISE EXCEPTION 'simulated' USING ERRCODE = '{calls['code']}'; END $$"
+            db.session.execute(text(raise_it))
+        transactions.changed()
+        return {"success": True, "attempt": calls["count"]}
+
+    with racy.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the database raises the SQLSTATE itself: PostgreSQL only")
+    return racy, calls
+
+
+@pytest.mark.parametrize("code", ["40P01", "40001", "55P03"])
+def test_a_deadlock_or_serialization_failure_is_retried_inside_the_server(racy_app, code):
+    racy, calls = racy_app
+    calls.update(fail=2, code=code)
+    response = racy.test_client().post("/racy")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["attempt"] == 3 == calls["count"]
+
+
+def test_a_race_that_keeps_failing_is_a_409_after_a_bounded_number_of_attempts(racy_app, app):
+    racy, calls = racy_app
+    calls.update(fail=100, code="40P01")
+    with app.app_context():
+        before = db.session.scalar(text("SELECT version FROM catalogue_version"))
+    response = racy.test_client().post("/racy")
+    assert_error(response, 409)
+    assert calls["count"] == transactions.MAX_ATTEMPTS
+    with app.app_context():
+        assert db.session.scalar(text("SELECT version FROM catalogue_version")) == before  # nothing written
+
+
+def test_other_database_errors_are_not_retried(racy_app):
+    racy, calls = racy_app
+    calls.update(fail=100, code="22012")  # division_by_zero: a bug, not a race
+    response = racy.test_client().post("/racy")
+    assert_error(response, 500)
+    assert calls["count"] == 1
+
+
+def test_a_failing_session_close_never_reaches_the_response(make_app, _schema, monkeypatch, caplog):
+    """The teardown that closes the request's session runs after the response is built: when it fails
+    (a rollback on a connection that died), it is logged and the connection discarded, never raised."""
+    closing = make_app()
+
+    @closing.get("/close-fails")
+    def close_fails():
+        db.session.execute(text("SELECT 1"))
+        session = db.session()
+
+        def broken_close():
+            raise RuntimeError("the connection died during the rollback")
+
+        monkeypatch.setattr(session, "close", broken_close)
+        return {"success": True}
+
+    response = closing.test_client().get("/close-fails")
+    assert response.status_code == 200 and response.get_json() == {"success": True}
+    assert "closing the database session failed" in caplog.text
+
+
+def test_the_access_log_has_the_status_of_a_replay(api, access_lines_for):
+    """The access log writes the status the client got, for a replayed write too."""
+    with access_lines_for() as lines:
+        codes = [api("POST", "/actors", json={"name": "L", "age": 1, "gender": "f"},
+                     headers={"Idempotency-Key": "logged"}).status_code for _ in range(2)]
+    assert [entry["status"] for entry in lines if entry["path"] == "/actors"] == codes == [201, 201]
+
+
+@pytest.fixture
+def access_lines_for(caplog):
+    import logging
+
+    @contextlib.contextmanager
+    def capture():
+        entries: list[dict] = []
+        with caplog.at_level(logging.INFO, logger="casting.access"):
+            yield entries
+            entries.extend(record.fields for record in caplog.records if record.name == "casting.access")
+
+    return capture
+
+
+def test_catalogue_version_counts_changes(api, app):
+    def version():
+        with app.app_context():
+            return db.session.scalar(text("SELECT version FROM catalogue_version"))
+
+    start = version()
+    actor = new_actor(api)
+    created = version()
+    api("PATCH", f"/actors/{actor['id']}", json={"age": 50})
+    changed = version()
+    api("PATCH", f"/actors/{actor['id']}", json={})
+    assert start < created < changed == version()  # the PATCH that changed nothing left it alone
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(idempotency_keys)) == 0
