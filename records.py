@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import BaseModel
 from sqlalchemy import Column, delete, insert, select, update
 
 from errors import ApiError, not_found
 from models import Actor, Movie, db, movie_actors
+from schemas import ActorPublic, MoviePublic
 from transactions import Restart, changed
 
 
@@ -49,9 +51,16 @@ class Side:
         return self.fields[0]
 
 
-MOVIE = Side("movie", Movie, ("title", "release_date"), movie_actors.c.movie_id, movie_actors.c.actor_id,
+def _fields(public: type[BaseModel], embedded: str) -> tuple[str, ...]:
+    """A record's own fields, in the order its answers show them: what schemas.py's public shape says
+    (the one description of a record), less the id and the embedded summaries. Both list paths
+    (listing.py) and every single-record read take their columns from here."""
+    return tuple(name for name in public.model_fields if name not in ("id", embedded))
+
+
+MOVIE = Side("movie", Movie, _fields(MoviePublic, "actors"), movie_actors.c.movie_id, movie_actors.c.actor_id,
              "actors", "actor_ids")
-ACTOR = Side("actor", Actor, ("name", "age", "gender"), movie_actors.c.actor_id, movie_actors.c.movie_id,
+ACTOR = Side("actor", Actor, _fields(ActorPublic, "movies"), movie_actors.c.actor_id, movie_actors.c.movie_id,
              "movies", "movie_ids")
 
 

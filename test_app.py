@@ -810,3 +810,15 @@ def test_the_database_indexes_castings_by_actor(app):
     with app.app_context():
         indexes = {index["name"]: index["column_names"] for index in inspect(db.engine).get_indexes("movie_actors")}
     assert indexes["ix_movie_actors_actor_id"] == ["actor_id"]
+
+
+def test_one_description_of_a_record_feeds_every_read():
+    """schemas.py's public shapes are the one description of a record: the columns every read takes
+    (records.Side) and the summaries each side shows of the other come from them."""
+    import records
+    import schemas
+
+    for side, public, summary in ((records.MOVIE, schemas.MoviePublic, schemas.MovieSummary),
+                                  (records.ACTOR, schemas.ActorPublic, schemas.ActorSummary)):
+        assert ("id", *side.fields, side.embedded) == tuple(public.model_fields)
+        assert ("id", side.label) == tuple(summary.model_fields)
