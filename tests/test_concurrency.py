@@ -8,6 +8,7 @@ PostgreSQL is required: unreachable, these tests skip, except under CI=true, whe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -84,9 +85,7 @@ def test_colliding_castings_answer_200_or_409_and_the_last_answers_are_the_final
                 with lock:
                     answers.append((response.status_code, response.json()))
 
-    with ThreadPoolExecutor(max_workers=len(plans)) as pool:
-        for future in [pool.submit(client, *plan) for plan in plans]:
-            future.result(timeout=60)
+    run_clients(len(plans), lambda n: client(*plans[n]), 60)
 
     statuses = Counter(status for status, _ in answers)
     print(f"\ncollisions: {len(answers)} PATCHes in 10 s: {dict(statuses)}")
@@ -114,9 +113,10 @@ def test_colliding_castings_answer_200_or_409_and_the_last_answers_are_the_final
 # --- killed connections ----------------------------------------------------------------------------------------
 
 
-def kill_connections_every(seconds: float, pg, database: str):
-    """A thread terminating every connection of the app (`application_name`) to `database` each `seconds`,
-    as the app's own role may; returns (stop event, kills per round, the thread)."""
+@contextlib.contextmanager
+def connections_killed_every(seconds: float, pg, database: str):
+    """While the block runs, a thread terminates every connection of the app (`application_name`) to
+    `database` each `seconds`, as the app's own role may; yields the number killed in each round."""
     stop = threading.Event()
     kills: list[int] = []
 
@@ -136,7 +136,18 @@ def kill_connections_every(seconds: float, pg, database: str):
 
     watcher = threading.Thread(target=killer, daemon=True)
     watcher.start()
-    return stop, kills, watcher
+    try:
+        yield kills
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+
+
+def run_clients(count: int, client, seconds: float) -> None:
+    """`count` threads each running client(number), all done within `seconds`."""
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        for future in [pool.submit(client, n) for n in range(count)]:
+            future.result(timeout=seconds)
 
 
 def test_killed_connections_never_fail_a_read(database, pg, fleet, local_pem, local_issuer):
@@ -148,7 +159,6 @@ def test_killed_connections_never_fail_a_read(database, pg, fleet, local_pem, lo
         actor = call(setup, server.url, "POST", "/actors", token, json={"name": "Read", "age": 30, "gender": "f"})
         actor_id = actor.json()["actor"]["id"]
     paths = ["/actors", f"/actors/{actor_id}", f"/actors/{actor_id}/movies", "/movies", "/history", "/ready"]
-    stop, kills, watcher = kill_connections_every(0.3, pg, database)
     deadline = time.monotonic() + 6
     statuses: Counter = Counter()
 
@@ -160,13 +170,8 @@ def test_killed_connections_never_fail_a_read(database, pg, fleet, local_pem, lo
                 response = call(session, server.url, "GET", paths[(number + i) % len(paths)], token)
                 statuses[response.status_code] += 1
 
-    try:
-        with ThreadPoolExecutor(max_workers=6) as pool:
-            for future in [pool.submit(client, n) for n in range(6)]:
-                future.result(timeout=60)
-    finally:
-        stop.set()
-        watcher.join(timeout=10)
+    with connections_killed_every(0.3, pg, database) as kills:
+        run_clients(6, client, 60)
     print(f"\nread faults: {sum(kills)} connections killed; answers {dict(statuses)}")
     assert sum(kills) > 0
     assert set(statuses) == {200}, statuses
@@ -180,7 +185,6 @@ def test_killed_connections_lose_no_acknowledged_create_and_duplicate_none(
     exactly once, no name is stored twice, and the access log has the status each client got."""
     server = fleet.gunicorn("faults", DATABASE_URL=database, LOCAL_ISSUER_PRIVATE_KEY=local_pem, **SERVER)
     token = local_issuer.mint("casting-director", sub=f"faults|{uuid.uuid4().hex}")
-    stop, kills, watcher = kill_connections_every(0.3, pg, database)
     deadline = time.monotonic() + 8
     outcomes: list[tuple[str, int, bool, bool]] = []  # name, status, JSON?, replayed?
     acknowledged: dict[str, int] = {}
@@ -208,13 +212,8 @@ def test_killed_connections_lose_no_acknowledged_create_and_duplicate_none(
                         break
                     time.sleep(0.05)
 
-    try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            for future in [pool.submit(client, n) for n in range(8)]:
-                future.result(timeout=90)
-    finally:
-        stop.set()
-        watcher.join(timeout=10)
+    with connections_killed_every(0.3, pg, database) as kills:
+        run_clients(8, client, 90)
 
     statuses = Counter(status for _, status, _, _ in outcomes)
     replays = sum(1 for *_, replayed in outcomes if replayed)
