@@ -252,8 +252,7 @@ _VERSION = select(catalogue_version.c.version).where(catalogue_version.c.id == 1
 
 def version() -> int:
     """The catalogue version now (a 304's whole read)."""
-    transactions.single_statement()
-    return db.session.scalar(_VERSION)
+    return transactions.reader().scalar(_VERSION)
 
 
 def _window_clauses(columns, sort: str, mode: str) -> tuple[list, list]:
@@ -346,7 +345,6 @@ def page_statement(key: str, sort: str, filters: tuple[str, ...], mode: str = "o
 def _page_postgresql(listing: Listing, values: dict, sort: str, window: cursors.Window):
     """The page built by PostgreSQL in one statement, outside any explicit transaction: one round trip,
     and no decoding or re-encoding here. Returns (body, version, more, first keys, last keys)."""
-    transactions.single_statement()
     mode = "after" if window.after is not None else "before" if window.before is not None else "offset"
     filters = tuple(sorted(values))
     bound = {**values, "limit": window.per_page + 1, "per_page": window.per_page, "offset": window.offset}
@@ -360,12 +358,12 @@ def _page_postgresql(listing: Listing, values: dict, sort: str, window: cursors.
     if anchor is not None:
         anchor_version, keys, skipped = anchor
         anchored = {**bound, "offset": window.offset - skipped, **{f"key{i}": k for i, k in enumerate(keys)}}
-        row = db.session.execute(page_statement(listing.key, sort, filters, "anchored"), anchored).one()
+        row = transactions.reader().execute(page_statement(listing.key, sort, filters, "anchored"), anchored).one()
         if row[1] == anchor_version:
             return row[:5]
         MEMO.forget(("anchors", listing.key, sort))  # the catalogue changed since: counted the long way
     statement = page_statement(listing.key, sort, filters, mode, remembered is not None, walk)
-    row = db.session.execute(statement, bound).one()
+    row = transactions.reader().execute(statement, bound).one()
     if filters and (remembered is None or remembered[0] != row[1]):
         MEMO.put(total_key, row[1], row[5])
     return row[:5]
@@ -402,7 +400,7 @@ def _build_anchors(listing: Listing, sort: str) -> tuple[int, list]:
         .where(numbered.c.n % ANCHOR_EVERY == 0)
         .order_by(numbered.c.n)
     )
-    rows = db.session.execute(statement).all()
+    rows = transactions.reader().execute(statement).all()
     if not rows:
         return version(), []
     return rows[0][-1], [tuple(row[:-1]) for row in rows]

@@ -21,7 +21,7 @@ from sqlalchemy import Column, delete, insert, select, update
 from errors import ApiError, not_found
 from models import Actor, Movie, db, movie_actors
 from schemas import ActorPublic, MoviePublic
-from transactions import Restart, changed
+from transactions import Restart, changed, reader
 
 
 @dataclass(frozen=True)
@@ -69,13 +69,17 @@ def read(side: Side, record_id: int) -> dict | None:
     return read_many(side, [record_id]).get(record_id)
 
 
+def exists(side: Side, record_id: int) -> bool:
+    return reader().scalar(select(side.model.id).where(side.model.id == record_id)) is not None
+
+
 def read_many(side: Side, ids) -> dict[int, dict]:
     """Records of `side` as the API shows them, by id, in one statement (those of `ids` that exist)."""
     ids = sorted(set(ids))
     if not ids:
         return {}
     other = side.other.model
-    rows = db.session.execute(
+    rows = reader().execute(
         select(side.model.id, *(getattr(side.model, f) for f in side.fields), other.id,
                getattr(other, side.other.label))
         .select_from(side.model)

@@ -728,6 +728,7 @@ def test_postgresql_list_path_matches_the_portable_one(app, catalogue, movies_qu
     """On PostgreSQL lists are built by one SQL statement; it must say exactly what the row path says,
     and the connection it ran on in autocommit goes back to the pool as it was."""
     import listing
+    import transactions
     from schemas import ActorListQuery, MovieListQuery
 
     def parse(schema, query):
@@ -740,7 +741,7 @@ def test_postgresql_list_path_matches_the_portable_one(app, catalogue, movies_qu
     for kind, params, parent in ((listing.MOVIES, movies, movies.actor_id), (listing.ACTORS, actors, actors.movie_id)):
         with app.test_request_context():
             single = listing.read_page(kind, params, parent)
-            used = db.session.connection().connection.dbapi_connection
+            used = transactions.reader().connection.dbapi_connection
             assert used.autocommit is True
         assert used.autocommit is False  # reset when the connection went back to the pool
         with app.test_request_context():

@@ -50,7 +50,9 @@ def failure(exc: BaseException) -> str | None:
 
 
 def teardown(_exc: BaseException | None) -> None:
-    """Flask-SQLAlchemy's session teardown, but one that cannot fail the response already sent."""
+    """Flask-SQLAlchemy's session teardown, but one that cannot fail the response already sent; and the
+    request's read connection (reader) goes back to the pool."""
+    close_reader()
     try:
         db.session.remove()
     except Exception as exc:
@@ -62,14 +64,59 @@ def teardown(_exc: BaseException | None) -> None:
 
 
 IDLE_PING_SECONDS = 10.0
+SUSPECT_SECONDS = 2.0  # after a connection was found broken, the others are pinged before use for this long
+_suspect_until = 0.0
 
 
-def single_statement() -> None:
-    """Before a read that is one statement (on its own, outside any write): run it without BEGIN and
-    ROLLBACK, two round trips that buy nothing for a single statement (PostgreSQL; the connection's
-    isolation is reset when it goes back to the pool)."""
-    if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+def suspect_connections() -> None:
+    """A connection was found broken: the pool's others may be too (a database restart, or the
+    connections of a role terminated together), so each is pinged before use for a moment, and a retry
+    is not handed another broken one."""
+    global _suspect_until
+    _suspect_until = time.monotonic() + SUSPECT_SECONDS
+
+
+def reader():
+    """Where a read runs: inside a write, the write's session (its snapshot and its locks). Otherwise, on
+    PostgreSQL, this request's pooled connection switched to autocommit, where each statement is complete
+    on its own: no BEGIN and ROLLBACK (two round trips that buy nothing for a read of one statement) and
+    none of the ORM session's bookkeeping, on the hot path of every list page, record and 304. Other
+    databases read through the session.
+
+    The driver's autocommit flag is set here and cleared when the connection goes back to the pool (the
+    pool's reset, where a connection that cannot be reset is discarded rather than leaked: SQLAlchemy's
+    isolation-level option restores the level after the reset, where a dead connection's error escapes
+    and the pool loses the slot)."""
+    if db.engine.dialect.name != "postgresql" or (db.session.registry.has() and db.session().in_transaction()):
+        return db.session
+    connection = g.get("_reader")
+    if connection is None:
+        connection = g._reader = db.engine.connect()
+        driver = connection.connection.driver_connection
+        if not driver.closed:  # closed: the first statement invalidates it and runs on a new connection
+            driver.autocommit = True
+    return connection
+
+
+def close_reader(*, discard: bool = False) -> None:
+    """Return the request's read connection to the pool (`discard`: never, as after a disconnect). Never raises."""
+    connection = g.pop("_reader", None)
+    if connection is None:
+        return
+    try:
+        if discard:
+            connection.invalidate()
+        connection.close()
+    except Exception as exc:
+        log.info("closing a read connection failed, discarding it: %s", exc)
+        with contextlib.suppress(Exception):
+            connection.invalidate()
+
+
+def _leave_autocommit(dbapi_connection, _record, _state) -> None:
+    """Pool reset: a connection goes back to the pool out of autocommit (reader), or is discarded."""
+    if dbapi_connection.autocommit:
+        dbapi_connection.autocommit = False
 
 
 def init_app(app: Flask) -> None:
@@ -84,6 +131,8 @@ def init_app(app: Flask) -> None:
     if not event.contains(engine, "checkout", _ping_if_idle):
         event.listen(engine, "checkout", _ping_if_idle)
         event.listen(engine, "checkin", _stamp_checkin)
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "reset", _leave_autocommit)
 
 
 def _stamp_checkin(_dbapi_connection, record) -> None:
@@ -92,11 +141,15 @@ def _stamp_checkin(_dbapi_connection, record) -> None:
 
 def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
     """A connection that sat in the pool for a while (where a firewall, a proxy or a restart may have
-    dropped it) answers a ping before it is used; the pool replaces one that does not. A connection used
-    a moment ago is trusted: pinging every checkout would cost a round trip on every request, and a
-    connection that broke meanwhile is caught by safe_read and run() below, which try again."""
+    dropped it), or any connection just after another was found broken (suspect_connections), answers a
+    ping before it is used; the pool replaces one that does not. Otherwise a connection used a moment ago
+    is trusted: pinging every checkout would cost a round trip on every request, and a connection that
+    broke meanwhile is caught by safe_read and run() below, which try again."""
     last = record.info.get("checked_in_at")
-    if last is None or time.monotonic() - last < IDLE_PING_SECONDS:
+    if last is None:
+        return  # new
+    now = time.monotonic()
+    if now - last < IDLE_PING_SECONDS and now >= _suspect_until:
         return
     try:
         cursor = dbapi_connection.cursor()
@@ -104,8 +157,9 @@ def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
             cursor.execute("SELECT 1")
         finally:
             cursor.close()
+        dbapi_connection.rollback()  # end the transaction the driver began: the connection is handed out idle
     except Exception as exc:
-        raise DisconnectionError(f"an idle connection did not answer: {exc}") from exc
+        raise DisconnectionError(f"a connection did not answer a ping: {exc}") from exc
 
 
 @dataclass
@@ -190,6 +244,8 @@ def run(work: Callable[[], Response], *, before: Callable[[], Response | None] |
         except Exception as exc:
             kind = failure(exc)
             discard_session()
+            if kind == "disconnect":
+                suspect_connections()
             if kind not in ("retry", "disconnect"):
                 raise
             last_failure = kind
@@ -202,6 +258,8 @@ def run(work: Callable[[], Response], *, before: Callable[[], Response | None] |
         except Exception as exc:
             kind = failure(exc)
             discard_session()
+            if kind == "disconnect":
+                suspect_connections()
             if kind == "disconnect" and attempt.xid is not None:
                 outcome = _committed(attempt.xid)
                 if outcome is True:
@@ -251,6 +309,8 @@ def safe_read(view):
             if database_failure(exc) != "disconnect":
                 raise
             log.info("a read's connection broke, reading again: %s", exc.orig)
+            suspect_connections()
+            close_reader(discard=True)
             discard_session()
         return current_app.make_response(view(*args, **kwargs))
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.pool import NullPool
 
 import transactions
 from models import db, idempotency_keys
@@ -125,3 +126,32 @@ def test_catalogue_version_counts_changes(api, app):
     assert start < created < changed == version()  # the PATCH that changed nothing left it alone
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(idempotency_keys)) == 0
+
+
+def test_after_a_broken_connection_the_pool_pings_before_it_hands_one_out(app, api, caplog):
+    """A connection found broken makes the others suspect (a restart ends them all): for a moment each
+    is pinged at checkout and replaced if dead, so the next read needs no second attempt; the ping leaves
+    the connection idle, so a read may switch it to autocommit."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("pg_terminate_backend is PostgreSQL's")
+    movie = api("POST", "/movies", json={"title": "Pinged", "release_date": "2001-01-01"}).get_json()["movie"]
+    with app.app_context():
+        engine = db.engine
+        with engine.connect() as pooled:
+            victim = pooled.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            pooled.commit()  # back in the pool without a ROLLBACK that would find it dead
+        killer = create_engine(engine.url, poolclass=NullPool)
+        with killer.connect() as other:
+            assert other.exec_driver_sql("SELECT pg_terminate_backend(%s)", (victim,)).scalar() is True
+        killer.dispose()
+        assert engine.pool.checkedout() == 0 and engine.pool.checkedin() == 1
+    transactions.suspect_connections()
+    with caplog.at_level("INFO", logger="transactions"):
+        assert api("GET", f"/movies/{movie['id']}").get_json()["movie"] == movie
+        assert api("GET", "/movies").status_code == 200
+    assert "reading again" not in caplog.text  # no attempt met the dead connection
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
+        with db.engine.connect() as pooled:
+            assert pooled.connection.driver_connection.autocommit is False  # back in the pool as it was
