@@ -396,13 +396,49 @@ def test_a_recovered_issuer_is_used_again_within_seconds(fleet, database):
         token = issuer.mint(READER)
         assert_error(server.request("GET", "/movies", token), 503)
         issuer.status = 200
+        # Retried 0.5 s after the failure: well within 20 s even on a busy machine, where the cool-down
+        # would make it 30 s.
         recovered_at, started = None, time.monotonic()
-        while time.monotonic() - started < 8:
+        while time.monotonic() - started < 20:
             if server.request("GET", "/movies", token).status_code == 200:
                 recovered_at = time.monotonic() - started
                 break
             time.sleep(0.1)
-        assert recovered_at is not None and recovered_at < 3, recovered_at
+        assert recovered_at is not None, "not used again within 20 s"
     finally:
         issuer.stop()
 
+
+
+# --- 7. request bodies sent in chunks -----------------------------------------------------------------------
+
+LIMIT = 64 * 1024
+
+
+def in_chunks(body: bytes, size: int = 4096):
+    """A generator body: requests sends it with Transfer-Encoding: chunked and no Content-Length."""
+    for start in range(0, len(body), size):
+        yield body[start:start + size]
+
+
+@pytest.mark.parametrize("size,status", [(LIMIT, 201), (LIMIT + 1, 413), (80_000, 413)],
+                         ids=["64KiB", "64KiB+1", "80000B"])
+def test_a_chunked_body_is_taken_up_to_the_limit_and_refused_one_byte_past_it(app, gunicorn, local_issuer, size,
+                                                                               status):
+    """gunicorn hands the app a chunked body without a Content-Length: read to one byte past the limit, it is
+    a 413 there, where a body cut at the limit would still be a valid movie (trailing spaces are JSON)."""
+    body = json.dumps({"title": f"Chunked {size}", "release_date": "2020-01-01"}).encode()
+    body += b" " * (size - len(body))
+    producer = local_issuer.mint("executive-producer")
+    response = requests.post(gunicorn.url + "/movies", data=in_chunks(body), timeout=30, headers={
+        "Authorization": f"Bearer {producer}", "Content-Type": "application/json"})
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert "Content-Length" not in response.request.headers
+    listed = gunicorn.request("GET", "/movies", producer).json()
+    if status == 201:
+        assert response.status_code == 201, response.text
+        assert response.json()["movie"]["title"] == f"Chunked {size}"
+        assert [movie["title"] for movie in listed["movies"]] == [f"Chunked {size}"]
+    else:
+        assert_error(response, 413)
+        assert listed["total"] == 0
