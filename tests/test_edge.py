@@ -229,6 +229,20 @@ class SlowClient:
         self.sock.close()
 
 
+def still_open(sock: socket.socket) -> bool:
+    """Whether the server has left this connection alone: neither closed it nor answered it."""
+    sock.setblocking(False)
+    try:
+        sock.recv(1)  # b"" (closed) or an answer: either way the server dealt with it
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.setblocking(True)
+
+
 def slow_headers(port: int, every: float = 2.0) -> SlowClient:
     """The request head one header line at a time, never finished within a test."""
     return SlowClient(port, [b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n",
@@ -245,7 +259,9 @@ def slow_body(port: int, token: str, every: float = 0.5) -> SlowClient:
 def test_a_few_slow_clients_do_not_hold_up_the_others(fleet, database, issuer):
     """gunicorn as the Procfile runs it (WEB_CONCURRENCY and GUNICORN_THREADS at their defaults): three
     clients sending a header line every 2 s and one sending a valid producer's body a byte every 0.5 s are
-    held open for 8 s, while /health and an authenticated list keep answering within 3 s each."""
+    held open for 8 s, while /health and an authenticated list keep answering. (Held up, a request would
+    wait for a slow one to finish, minutes, or to be cut after GUNICORN_TIMEOUT, 25 s: the 10 s timeout of
+    each request tells them apart with room for a busy machine.)"""
     server = fleet.gunicorn("slow-clients", **production(database, issuer))
     port = int(server.url.rsplit(":", 1)[1])
     reader = issuer.mint(READER)
@@ -253,15 +269,12 @@ def test_a_few_slow_clients_do_not_hold_up_the_others(fleet, database, issuer):
     try:
         time.sleep(1)  # the slow ones are in, each holding what it holds
         answered, deadline = 0, time.monotonic() + 8
-        while time.monotonic() < deadline:
+        while answered < 10 or time.monotonic() < deadline:
             for path, token in (("/health", None), ("/movies", reader)):
-                started = time.monotonic()
-                response = server.request("GET", path, token, timeout=3)
+                response = server.request("GET", path, token, timeout=10)
                 assert response.status_code == 200, (path, response.status_code, response.text[:200])
-                assert time.monotonic() - started < 3
                 answered += 1
             time.sleep(0.2)
-        assert answered >= 10
         assert all(client.closed_by_server_after is None for client in slow), "a slow client was let go early"
     finally:
         for client in slow:
@@ -278,9 +291,10 @@ def test_silent_and_trickling_clients_cannot_keep_a_thread(fleet, development):
     silent = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(5)]
     try:
         time.sleep(0.5)
-        started = time.monotonic()
-        assert server.request("GET", "/health", timeout=3).status_code == 200
-        assert time.monotonic() - started < 1, "a silent connection held the only thread"
+        assert server.request("GET", "/health", timeout=10).status_code == 200
+        # Had one of them held the only thread, /health would have waited for it to be cut off (after 2 s):
+        # answered while all five are still open, none did.
+        assert [still_open(sock) for sock in silent] == [True] * 5, "a silent connection held the only thread"
     finally:
         for sock in silent:
             sock.close()
@@ -288,11 +302,9 @@ def test_silent_and_trickling_clients_cannot_keep_a_thread(fleet, development):
     trickling = slow_headers(port, every=0.5)
     try:
         time.sleep(0.5)  # it holds the only thread now
-        started = time.monotonic()
-        assert server.request("GET", "/health", timeout=8).status_code == 200
-        waited = time.monotonic() - started
-        assert waited < 5, f"/health waited {waited:.1f} s"
-        assert trickling.server_closed(within=3), "the trickling connection was never cut off"
+        # Answered once the trickling request is cut off after 2 s (never, were it not).
+        assert server.request("GET", "/health", timeout=10).status_code == 200
+        assert trickling.server_closed(within=5), "the trickling connection was never cut off"
     finally:
         trickling.close()
     assert "its request took more than 2 s" in server.process.output()
