@@ -229,6 +229,20 @@ class SlowClient:
         self.sock.close()
 
 
+def still_open(sock: socket.socket) -> bool:
+    """Whether the server has left this connection alone: neither closed it nor answered it."""
+    sock.setblocking(False)
+    try:
+        sock.recv(1)  # b"" (closed) or an answer: either way the server dealt with it
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.setblocking(True)
+
+
 def slow_headers(port: int, every: float = 2.0) -> SlowClient:
     """The request head one header line at a time, never finished within a test."""
     return SlowClient(port, [b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n",
@@ -245,7 +259,9 @@ def slow_body(port: int, token: str, every: float = 0.5) -> SlowClient:
 def test_a_few_slow_clients_do_not_hold_up_the_others(fleet, database, issuer):
     """gunicorn as the Procfile runs it (WEB_CONCURRENCY and GUNICORN_THREADS at their defaults): three
     clients sending a header line every 2 s and one sending a valid producer's body a byte every 0.5 s are
-    held open for 8 s, while /health and an authenticated list keep answering within 3 s each."""
+    held open for 8 s, while /health and an authenticated list keep answering. (Held up, a request would
+    wait for a slow one to finish, minutes, or to be cut after GUNICORN_TIMEOUT, 25 s: the 10 s timeout of
+    each request tells them apart with room for a busy machine.)"""
     server = fleet.gunicorn("slow-clients", **production(database, issuer))
     port = int(server.url.rsplit(":", 1)[1])
     reader = issuer.mint(READER)
@@ -253,15 +269,12 @@ def test_a_few_slow_clients_do_not_hold_up_the_others(fleet, database, issuer):
     try:
         time.sleep(1)  # the slow ones are in, each holding what it holds
         answered, deadline = 0, time.monotonic() + 8
-        while time.monotonic() < deadline:
+        while answered < 10 or time.monotonic() < deadline:
             for path, token in (("/health", None), ("/movies", reader)):
-                started = time.monotonic()
-                response = server.request("GET", path, token, timeout=3)
+                response = server.request("GET", path, token, timeout=10)
                 assert response.status_code == 200, (path, response.status_code, response.text[:200])
-                assert time.monotonic() - started < 3
                 answered += 1
             time.sleep(0.2)
-        assert answered >= 10
         assert all(client.closed_by_server_after is None for client in slow), "a slow client was let go early"
     finally:
         for client in slow:
@@ -278,9 +291,10 @@ def test_silent_and_trickling_clients_cannot_keep_a_thread(fleet, development):
     silent = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(5)]
     try:
         time.sleep(0.5)
-        started = time.monotonic()
-        assert server.request("GET", "/health", timeout=3).status_code == 200
-        assert time.monotonic() - started < 1, "a silent connection held the only thread"
+        assert server.request("GET", "/health", timeout=10).status_code == 200
+        # Had one of them held the only thread, /health would have waited for it to be cut off (after 2 s):
+        # answered while all five are still open, none did.
+        assert [still_open(sock) for sock in silent] == [True] * 5, "a silent connection held the only thread"
     finally:
         for sock in silent:
             sock.close()
@@ -288,11 +302,9 @@ def test_silent_and_trickling_clients_cannot_keep_a_thread(fleet, development):
     trickling = slow_headers(port, every=0.5)
     try:
         time.sleep(0.5)  # it holds the only thread now
-        started = time.monotonic()
-        assert server.request("GET", "/health", timeout=8).status_code == 200
-        waited = time.monotonic() - started
-        assert waited < 5, f"/health waited {waited:.1f} s"
-        assert trickling.server_closed(within=3), "the trickling connection was never cut off"
+        # Answered once the trickling request is cut off after 2 s (never, were it not).
+        assert server.request("GET", "/health", timeout=10).status_code == 200
+        assert trickling.server_closed(within=5), "the trickling connection was never cut off"
     finally:
         trickling.close()
     assert "its request took more than 2 s" in server.process.output()
@@ -396,13 +408,49 @@ def test_a_recovered_issuer_is_used_again_within_seconds(fleet, database):
         token = issuer.mint(READER)
         assert_error(server.request("GET", "/movies", token), 503)
         issuer.status = 200
+        # Retried 0.5 s after the failure: well within 20 s even on a busy machine, where the cool-down
+        # would make it 30 s.
         recovered_at, started = None, time.monotonic()
-        while time.monotonic() - started < 8:
+        while time.monotonic() - started < 20:
             if server.request("GET", "/movies", token).status_code == 200:
                 recovered_at = time.monotonic() - started
                 break
             time.sleep(0.1)
-        assert recovered_at is not None and recovered_at < 3, recovered_at
+        assert recovered_at is not None, "not used again within 20 s"
     finally:
         issuer.stop()
 
+
+
+# --- 7. request bodies sent in chunks -----------------------------------------------------------------------
+
+LIMIT = 64 * 1024
+
+
+def in_chunks(body: bytes, size: int = 4096):
+    """A generator body: requests sends it with Transfer-Encoding: chunked and no Content-Length."""
+    for start in range(0, len(body), size):
+        yield body[start:start + size]
+
+
+@pytest.mark.parametrize("size,status", [(LIMIT, 201), (LIMIT + 1, 413), (80_000, 413)],
+                         ids=["64KiB", "64KiB+1", "80000B"])
+def test_a_chunked_body_is_taken_up_to_the_limit_and_refused_one_byte_past_it(app, gunicorn, local_issuer, size,
+                                                                               status):
+    """gunicorn hands the app a chunked body without a Content-Length: read to one byte past the limit, it is
+    a 413 there, where a body cut at the limit would still be a valid movie (trailing spaces are JSON)."""
+    body = json.dumps({"title": f"Chunked {size}", "release_date": "2020-01-01"}).encode()
+    body += b" " * (size - len(body))
+    producer = local_issuer.mint("executive-producer")
+    response = requests.post(gunicorn.url + "/movies", data=in_chunks(body), timeout=30, headers={
+        "Authorization": f"Bearer {producer}", "Content-Type": "application/json"})
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert "Content-Length" not in response.request.headers
+    listed = gunicorn.request("GET", "/movies", producer).json()
+    if status == 201:
+        assert response.status_code == 201, response.text
+        assert response.json()["movie"]["title"] == f"Chunked {size}"
+        assert [movie["title"] for movie in listed["movies"]] == [f"Chunked {size}"]
+    else:
+        assert_error(response, 413)
+        assert listed["total"] == 0

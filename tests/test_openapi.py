@@ -211,16 +211,22 @@ def test_what_the_document_allows_the_validators_accept(method, path):
 
 
 def test_responses_match_their_documented_schemas(client, producer):
-    """The Public schemas in the document describe what the API really sends."""
-    actor = ActorEnvelope.model_validate(client.post("/actors", headers=producer,
-                                                     json={"name": "A", "age": 3, "gender": "x"}).json)
-    movie = MovieEnvelope.model_validate(client.post("/movies", headers=producer, json={
-        "title": "T", "release_date": "2020-01-01", "actor_ids": [actor.actor.id]}).json)
-    MovieList.model_validate(client.get("/movies", headers=producer).json)
-    ActorList.model_validate(client.get("/actors", headers=producer).json)
-    ErrorBody.model_validate(client.get("/movies/999", headers=producer).json)
-    ErrorBody.model_validate(client.post("/movies", headers=producer, json={}).json)
-    Deleted.model_validate(client.delete(f"/movies/{movie.movie.id}", headers=producer).json)
+    """The Public schemas in the document describe what the API really sends, with the status it is sent with."""
+
+    def answer(status: int, method: str, path: str, **kwargs) -> dict:
+        response = client.open(path, method=method, headers=producer, **kwargs)
+        assert response.status_code == status, (method, path, response.get_data(as_text=True))
+        return response.json
+
+    actor = ActorEnvelope.model_validate(answer(201, "POST", "/actors", json={"name": "A", "age": 3, "gender": "x"}))
+    movie = MovieEnvelope.model_validate(answer(201, "POST", "/movies", json={
+        "title": "T", "release_date": "2020-01-01", "actor_ids": [actor.actor.id]}))
+    assert [cast.id for cast in movie.movie.actors] == [actor.actor.id]
+    assert MovieList.model_validate(answer(200, "GET", "/movies")).total == 1
+    assert ActorList.model_validate(answer(200, "GET", "/actors")).total == 1
+    assert ErrorBody.model_validate(answer(404, "GET", "/movies/999")).error == 404
+    assert ErrorBody.model_validate(answer(422, "POST", "/movies", json={})).error == 422
+    assert Deleted.model_validate(answer(200, "DELETE", f"/movies/{movie.movie.id}")).deleted == movie.movie.id
 
 
 def _examples(document: dict):
@@ -333,10 +339,15 @@ def test_error_details_and_request_id_are_optional_and_never_null(app, client, p
     assert not validator.is_valid({"success": False, "error": 404, "message": "x", "details": None})
     assert not validator.is_valid({"success": False, "error": 500, "message": "x", "request_id": None})
     # What the server sends: details on a 422 and a 400 for the query, neither on a 403 or a 404.
-    invalid = client.post("/movies", headers=producer, json={"title": " ", "release_date": "2020-01-01"}).json
-    bad_query = client.get("/movies?page=0", headers=producer).json
-    refused = client.post("/movies", headers=headers("casting-assistant"), json={}).json
-    missing = client.get("/movies/999", headers=producer).json
+    answers = {
+        422: client.post("/movies", headers=producer, json={"title": " ", "release_date": "2020-01-01"}),
+        400: client.get("/movies?page=0", headers=producer),
+        403: client.post("/movies", headers=headers("casting-assistant"), json={}),
+        404: client.get("/movies/999", headers=producer),
+    }
+    for status, response in answers.items():
+        assert response.status_code == status == response.json["error"], response.json
+    invalid, bad_query, refused, missing = (answers[status].json for status in (422, 400, 403, 404))
     for body in (invalid, bad_query, refused, missing):
         assert validator.is_valid(body), body
         assert "request_id" not in body
@@ -416,15 +427,16 @@ def test_tags_license_contact_and_path_parameters_are_described(app):
                                                                       "actor_id": "The actor's id"}
 
 
-# Requests whose answers cover every kind of documented header: (role or None, method, url, body).
+# Requests whose answers cover every kind of documented header: (role or None, method, url, body, status).
 HEADER_CASES = [
-    (None, "GET", "/health", None), (None, "GET", "/ready", None), (None, "GET", "/movies", None),
-    ("executive-producer", "POST", "/movies", {"title": "T", "release_date": "2020-01-01"}),
-    ("executive-producer", "GET", "/movies?sort=-release_date", None),
-    ("executive-producer", "GET", "/movies/999", None), ("executive-producer", "GET", "/actors?page=0", None),
-    ("executive-producer", "POST", "/actors", {"name": ""}),
-    ("casting-assistant", "DELETE", "/actors/1", None), (None, "PUT", "/movies", None),
-    (None, "DELETE", "/health", None),
+    (None, "GET", "/health", None, 200), (None, "GET", "/ready", None, 200), (None, "GET", "/movies", None, 401),
+    ("executive-producer", "POST", "/movies", {"title": "T", "release_date": "2020-01-01"}, 201),
+    ("executive-producer", "GET", "/movies?sort=-release_date", None, 200),
+    ("executive-producer", "GET", "/movies/999", None, 404),
+    ("executive-producer", "GET", "/actors?page=0", None, 400),
+    ("executive-producer", "POST", "/actors", {"name": ""}, 422),
+    ("casting-assistant", "DELETE", "/actors/1", None, 403), (None, "PUT", "/movies", None, 405),
+    (None, "DELETE", "/health", None, 405),
 ]
 
 
@@ -434,9 +446,10 @@ def test_responses_carry_exactly_the_documented_headers(make_app, app, issuer):
     document = openapi.build(app)
     described = {name.lower() for name in document["components"]["headers"]}
     client = make_app(RATELIMIT_ENABLED=True).test_client()
-    for role, method, url, body in HEADER_CASES:
+    for role, method, url, body, status in HEADER_CASES:
         auth = {"Authorization": f"Bearer {issuer.mint(role)}"} if role else {}
         response = client.open(url, method=method, headers=auth, json=body)
+        assert response.status_code == status, (method, url, response.get_data(as_text=True))
         path = url.split("?")[0]
         template = next(t for t in document["paths"] if re.fullmatch(re.sub(r"{[^}]+}", "[0-9]+", t), path))
         operations = document["paths"][template]

@@ -5,14 +5,16 @@ answered by what the database did. The races under gunicorn are in test_concurre
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import logging
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.pool import NullPool
 
 import transactions
-from models import db, idempotency_keys
-from tests.helpers import assert_error, new_actor
+from models import Actor, Movie, db, idempotency_keys
+from tests.helpers import assert_error, new_actor, row_counts
 
 # --- the retrying transaction --------------------------------------------------------------------------------
 
@@ -67,6 +69,40 @@ def test_other_database_errors_are_not_retried(racy_app):
     response = racy.test_client().post("/racy")
     assert_error(response, 500)
     assert calls["count"] == 1
+
+
+def test_a_row_changed_under_the_orm_is_a_409_and_nothing_is_written(make_app, _schema, app, caplog):
+    """The ORM updates an actor whose row went from under it (deleted by a statement it did not see, as a
+    concurrent request would): SQLAlchemy's own StaleDataError (0 rows matched) is a 409 with the API's
+    wording, and everything the request wrote is rolled back."""
+    racy = make_app()
+    with app.app_context():
+        actor = Actor(name="Held", age=30, gender="f")
+        db.session.add(actor)
+        db.session.commit()
+        actor_id = actor.id
+        db.session.remove()
+
+    @racy.post("/stale")
+    def stale():
+        held = db.session.get(Actor, actor_id)
+        # Past the ORM (so its identity map still holds the actor), in this transaction (SQLite would make
+        # another connection wait for this one's lock).
+        db.session.connection().execute(delete(Actor.__table__).where(Actor.__table__.c.id == actor_id))
+        db.session.add(Movie(title="Never written", release_date=dt.date(2020, 1, 1)))
+        held.age = 31
+        db.session.flush()  # INSERT the movie, then UPDATE actors ... WHERE id = :id, which matches no row
+        return {"success": True}
+
+    caplog.set_level(logging.INFO, logger="errors")
+    response = racy.test_client().post("/stale")
+    body = assert_error(response, 409)
+    assert "stale data on POST /stale" in caplog.text  # the ORM's StaleDataError, not another 409
+    assert body["message"] == "the request conflicts with a concurrent change; nothing was written"
+    assert row_counts(app) == (0, 1, 0)  # neither the movie nor the delete of the same transaction stayed
+    with app.app_context():
+        assert db.session.get(Actor, actor_id).age == 30
+        db.session.remove()
 
 
 def test_a_failing_session_close_never_reaches_the_response(make_app, _schema, monkeypatch, caplog):
