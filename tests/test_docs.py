@@ -97,7 +97,7 @@ def tracked_text_files():
 
 
 def test_the_tree_points_nowhere_outside_itself():
-    """Whoever clones the repository has all it cites: no shared folder beside it, and every docs/*.md or
+    """Whoever clones the repository has all it cites: nothing in a folder beside it, and every docs/*.md or
     bench/README.md that a file names exists."""
     outside = re.compile("|".join(re.escape(s) for s in ("../" + "shared", "shared/" + "API.md",
                                                           "the team's " + "API", "shared " + "folder")), re.I)
