@@ -8,30 +8,38 @@ STAMP  := $(VENV)/.installed
 # mode and refuses to start without its production settings.
 FLASK  := APP_ENV=development $(BIN)/flask --app app
 
-.PHONY: run test lint install clean bench bench-quick bench-compare fuzz auth0 auth0-tenant
+.PHONY: run test lint install clean settings bench bench-quick bench-compare fuzz auth0 auth0-tenant
 
-# Reinstalls only when a requirements file changed since the last install.
+# Reinstalls only when a requirements file changed since the last install. Says what it does: the first run
+# takes a minute or two, most of it pip.
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is needed (set PYTHON=...)")'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@test -x $(BIN)/python || { echo "==> creating the virtual environment $(VENV) with $$($(PYTHON) --version)"; \
+	  $(PYTHON) -m venv $(VENV); }
+	@echo "==> installing requirements.txt and requirements-dev.txt into $(VENV) (a minute or two the first time)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
 install: $(STAMP)
 
+# The banner's commands are meant to be pasted as they are, in another terminal, in this folder.
 run: $(STAMP)
-	$(FLASK) db upgrade
-	$(FLASK) seed
+	@echo "==> migrating the database ($(if $(DATABASE_URL),DATABASE_URL,SQLite: instance/casting.db))"
+	@$(FLASK) db upgrade
+	@echo "==> adding the demo movies and actors that are missing"
+	@$(FLASK) seed
 	@echo
-	@echo "Casting Agency API on http://127.0.0.1:$(PORT)"
-	@echo "Dashboard: open http://127.0.0.1:$(PORT)/ and pick a role to sign in as."
-	@echo "Tokens from the local issuer, one per role (in another terminal):"
-	@echo "  $(FLASK) token casting-assistant"
-	@echo "  $(FLASK) token casting-director"
-	@echo "  $(FLASK) token executive-producer"
-	@echo "then: curl -H \"Authorization: Bearer \$$TOKEN\" http://127.0.0.1:$(PORT)/movies"
+	@echo "Casting Agency API on http://127.0.0.1:$(PORT) (Ctrl+C stops it)"
+	@echo "  Dashboard: http://127.0.0.1:$(PORT)/ (pick a role to sign in as)"
+	@echo "  Swagger UI: http://127.0.0.1:$(PORT)/docs"
+	@echo "In another terminal, in this folder, a token for one role (the last one pasted wins):"
+	@echo '  TOKEN=$$(APP_ENV=development $(BIN)/flask --app app token casting-assistant)'
+	@echo '  TOKEN=$$(APP_ENV=development $(BIN)/flask --app app token casting-director)'
+	@echo '  TOKEN=$$(APP_ENV=development $(BIN)/flask --app app token executive-producer)'
+	@echo "then:"
+	@echo '  curl -H "Authorization: Bearer $$TOKEN" http://127.0.0.1:$(PORT)/movies'
 	@echo
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	@$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -63,7 +71,7 @@ fuzz: $(STAMP)
 	set -a && . .ci/postgres.env && set +a && \
 	  FUZZ_SEED=$${FUZZ_SEED:-random} FUZZ_SCALE=$${FUZZ_SCALE:-8} bash .ci/api-checks.sh
 
-# Auth0 as code (docs/auth0.md): auth0/tenant.yaml is made from auth.ROLE_PERMISSIONS by auth0-tenant and
+# Auth0 as code (docs/auth0.md): auth0/tenant.yaml is made from roles.ROLE_PERMISSIONS by auth0-tenant and
 # applied to the tenant in AUTH0_DOMAIN by `make auth0`, with Auth0's Deploy CLI (npm, package-lock.json).
 auth0-tenant: $(STAMP)
 	$(BIN)/python scripts/auth0_tenant.py
@@ -74,6 +82,10 @@ auth0: $(STAMP) node_modules/.package-lock.json
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+
+# docs/configuration.md's table, setup.sh and app.json's "env", written from config.SETTINGS (docs/configuration.md).
+settings: $(STAMP)
+	$(BIN)/python scripts/settings.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

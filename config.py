@@ -5,10 +5,126 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600  # Auth0's own maximum for access tokens
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable the app or gunicorn reads. SETTINGS is the one description of each: load()
+    and gunicorn.conf.py take their defaults from it, and scripts/settings.py writes docs/configuration.md's
+    table, setup.sh and app.json's "env" from it."""
+
+    name: str
+    meaning: str  # one line; `backticks` are kept in the docs and setup.sh, dropped in app.json
+    default: str = ""  # what an unset or blank variable means, as the environment spells it ("": none)
+    shown_default: str = ""  # the docs' wording of a default that depends on something else (else `default`)
+    # setup.sh: None shows the default; a string is shown instead, a placeholder when `placeholder`.
+    # OMIT leaves it out (Heroku's own variables); UNSET writes "# unset NAME" (must stay unset in production).
+    setup: str | None = None
+    placeholder: bool = False
+    # app.json: "default" pre-fills the value (`heroku_value` or the default; an empty one is optional),
+    # "required" asks for it with no value, OMIT leaves it out (set by Heroku, an add-on, or only for tests).
+    heroku: str = "default"
+    heroku_value: str | None = None
+    group: str = ""
+
+
+OMIT, UNSET = "omit", "unset"
+
+_SETTINGS = [
+    # -- mode and database
+    Setting("APP_ENV", "`development` turns on the local token issuer, `POST /dev/token` and CORS open to any "
+            "origin (`make run` and the tests set it); anything else, unset too, is production, with its checks, "
+            "and so is every Heroku dyno", shown_default="unset (production)", setup="production",
+            heroku_value="production", group="Mode and database"),
+    Setting("DYNO", "Heroku's own marker on every dyno (never set it yourself): production whatever `APP_ENV` "
+            "says, gunicorn on `0.0.0.0`, one trusted proxy", shown_default="unset (Heroku sets it)", setup=OMIT,
+            heroku=OMIT,
+            group="Mode and database"),
+    Setting("DATABASE_URL", "the database; `postgres://` and `postgresql://` URLs use psycopg2; production needs "
+            "PostgreSQL (Heroku Postgres sets it)", shown_default="SQLite file `instance/casting.db`",
+            setup="postgresql://USER:PASSWORD@HOST:5432/DBNAME", placeholder=True, heroku=OMIT,
+            group="Mode and database"),
+    Setting("DB_CONNECT_TIMEOUT_SECONDS", "PostgreSQL connect timeout, in seconds", "2", group="Mode and database"),
+    Setting("DB_STATEMENT_TIMEOUT_MS", "PostgreSQL statement timeout of a request, in milliseconds (0: none; "
+            "migrations run without it)", "5000", group="Mode and database"),
+    # -- tokens
+    Setting("AUTH0_DOMAIN", "the Auth0 tenant's domain, without `https://` (e.g. `my-tenant.eu.auth0.com`); "
+            "unset, the local issuer signs tokens (development only: production refuses to start without it)",
+            setup="your-tenant.eu.auth0.com", placeholder=True,
+            heroku="required", group="Tokens"),
+    Setting("API_AUDIENCE", "the identifier of the Auth0 API: the `aud` its access tokens carry",
+            shown_default="`casting-agency-api` with the local issuer", setup="casting-agency", placeholder=True,
+            heroku="required", group="Tokens"),
+    Setting("AUTH0_CLIENT_ID", "client id of the dashboard's Auth0 Single Page Application (not a secret; "
+            "`make auth0` prints it); unset, the dashboard says signing in is not set up",
+            setup="YOUR_SPA_CLIENT_ID", placeholder=True, group="Tokens"),
+    Setting("JWKS_URL", "the signing keys' URL; leave it unset: production refuses any other than "
+            "`https://AUTH0_DOMAIN/.well-known/jwks.json` unless `ALLOW_TEST_ISSUER=true`",
+            shown_default="from `AUTH0_DOMAIN`", heroku=OMIT, group="Tokens"),
+    Setting("TOKEN_ISSUER", "the `iss` tokens must carry; leave it unset: production refuses any other than "
+            "`https://AUTH0_DOMAIN/` unless `ALLOW_TEST_ISSUER=true`", shown_default="from `AUTH0_DOMAIN`",
+            heroku=OMIT, group="Tokens"),
+    Setting("ALLOW_TEST_ISSUER", "`true` lets production mode trust a `JWKS_URL` or `TOKEN_ISSUER` other than "
+            "Auth0's: only for the benchmark and tests with a stand-in issuer, never on a real deployment", "false",
+            heroku=OMIT, group="Tokens"),
+    Setting("JWKS_TTL_SECONDS", "seconds fetched signing keys are used before a background refresh", "600",
+            group="Tokens"),
+    Setting("JWKS_COOLDOWN_SECONDS", "minimum seconds between two key-set fetches caused by unknown `kid`s; after "
+            "a failed fetch the next waits 0.5 s, doubling up to this", "30", group="Tokens"),
+    Setting("JWKS_TIMEOUT_SECONDS", "timeout of one key-set fetch, in seconds", "3", group="Tokens"),
+    Setting("TOKEN_MAX_LIFETIME_SECONDS", "a token meant to live longer (`exp - iat`, in seconds) is refused with a "
+            "401, whoever signed it", str(MAX_TOKEN_LIFETIME_SECONDS),
+            shown_default=f"`{MAX_TOKEN_LIFETIME_SECONDS}` (30 days, Auth0's maximum)", group="Tokens"),
+    Setting("LOCAL_ISSUER_PRIVATE_KEY", "PEM of the local issuer's RSA key (development and tests only; it must "
+            "stay unset in production)", shown_default="unset (`instance/local-issuer-key.pem`, made on first use)",
+            setup=UNSET, heroku=OMIT, group="Tokens"),
+    # -- the API's behaviour
+    Setting("PUBLIC_READS", "`true` opens every `GET` endpoint to requests without a token; writes still need one",
+            "false", group="The API"),
+    Setting("REQUIRE_IF_MATCH", "`true` makes `If-Match` mandatory on `PATCH`, `DELETE` and the casting "
+            "`PUT`/`DELETE` (428 without it), so no client overwrites a change it has not seen", "false",
+            group="The API"),
+    Setting("CORS_ORIGINS", "comma-separated browser origins allowed by CORS",
+            shown_default="development: any; production: none", group="The API"),
+    # -- rate limits
+    Setting("REDIS_URL", "Redis for the rate limits, shared by every instance (the Heroku Redis add-on sets it; "
+            "`rediss://` is TLS without certificate verification); unset, each process counts in memory",
+            setup="redis://:PASSWORD@HOST:6379/0", placeholder=True,
+            heroku=OMIT, group="Rate limits"),
+    Setting("RATE_LIMIT_READS", "read budget per token subject (per client address without a valid token), in "
+            "the `limits` library's notation", "300/minute", group="Rate limits"),
+    Setting("RATE_LIMIT_WRITES", "write budget per token subject (per client address without a valid token)",
+            "60/minute", group="Rate limits"),
+    Setting("RATE_LIMIT_DISABLED", "`true` turns rate limiting off (keep it `false` in production)", "false",
+            group="Rate limits"),
+    # -- serving
+    Setting("PORT", "the port `make run` and gunicorn listen on (Heroku sets it)", "5000", heroku=OMIT,
+            group="Serving"),
+    Setting("BIND_HOST", "gunicorn's listen address (`make run` always listens on 127.0.0.1)",
+            shown_default="`127.0.0.1`; `0.0.0.0` on a Heroku dyno", heroku=OMIT, group="Serving"),
+    Setting("TRUSTED_PROXY_COUNT", "proxies in front whose `X-Forwarded-For`/`-Proto`/`-Port` entries are "
+            "believed: 1 behind one nginx, 0 when clients connect directly", shown_default="`1` on Heroku, `0` "
+            "elsewhere", group="Serving"),
+    Setting("WEB_CONCURRENCY", "gunicorn worker processes", "2", group="Serving"),
+    Setting("GUNICORN_THREADS", "threads per gunicorn worker: requests each worker serves at once", "4",
+            group="Serving"),
+    Setting("GUNICORN_TIMEOUT", "seconds a request may take, sent and served, before gunicorn closes its "
+            "connection (keep it under Heroku's 30 s router timeout)", "25", group="Serving"),
+    Setting("LOG_LEVEL", "gunicorn's own log level; the app's JSON request lines are always written", "info",
+            group="Serving"),
+]
+SETTINGS = {setting.name: setting for setting in _SETTINGS}
+
+
+def setting(name: str, env: Mapping[str, str] | None = None) -> str:
+    """The variable's value, trimmed; the table's default when it is unset or blank."""
+    env = os.environ if env is None else env
+    return (env.get(name) or "").strip() or SETTINGS[name].default
 
 
 class ConfigError(RuntimeError):
@@ -35,7 +151,7 @@ def database_url(raw: str | None, instance_path: str) -> str:
 
 
 def redis_storage_options(url: str | None) -> dict:
-    """Keyword arguments Flask-Limiter's Redis storage hands to `redis.from_url` along with `url`.
+    """Keyword arguments the `limits` library's Redis storage hands to `redis.from_url` along with `url`.
 
     Short socket timeouts: a Redis that hangs must not hang the API. Heroku Redis
     speaks TLS (`rediss://`) with a self-signed certificate, which redis-py would
@@ -68,54 +184,72 @@ def is_production(env: Mapping[str, str]) -> bool:
     return env.get("APP_ENV", "").strip().lower() != "development" or "DYNO" in env
 
 
-def _count(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
+def _count(env: Mapping[str, str], name: str, minimum: int = 0, default: int | None = None) -> int:
+    """A whole number, `default` (else the table's) when unset or blank."""
+    raw = (env.get(name) or "").strip()
+    if not raw and default is not None:
         return default
+    raw = raw or SETTINGS[name].default
     if not raw.isascii() or not raw.isdigit() or int(raw) < minimum:
         raise ConfigError(f"{name} must be a whole number from {minimum} up, not {raw!r}")
     return int(raw)
 
 
+def _seconds(env: Mapping[str, str], name: str) -> float:
+    """A positive number of seconds, the table's default when unset or blank."""
+    raw = setting(name, env)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    return setting(name, env) or None
+
+
 def load(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
-    """Every setting the app reads, as Flask config keys."""
+    """Every setting the app reads, as Flask config keys (the defaults: SETTINGS)."""
     env = os.environ if env is None else env
-    auth0_domain = env.get("AUTH0_DOMAIN", "").strip().rstrip("/") or None
+    auth0_domain = (setting("AUTH0_DOMAIN", env).rstrip("/")) or None
+    redis_url = _optional(env, "REDIS_URL")
     return {
         "PRODUCTION": is_production(env),
-        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or None,  # resolve() makes it a SQLAlchemy URL
+        "SQLALCHEMY_DATABASE_URI": _optional(env, "DATABASE_URL"),  # resolve() makes it a SQLAlchemy URL
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
         "AUTH0_DOMAIN": auth0_domain,
-        "API_AUDIENCE": env.get("API_AUDIENCE", "").strip() or None,
-        "AUTH0_CLIENT_ID": env.get("AUTH0_CLIENT_ID", "").strip() or None,  # the dashboard's Auth0 application
-        "JWKS_URL": env.get("JWKS_URL") or (
+        "API_AUDIENCE": _optional(env, "API_AUDIENCE"),
+        "AUTH0_CLIENT_ID": _optional(env, "AUTH0_CLIENT_ID"),  # the dashboard's Auth0 application
+        "JWKS_URL": _optional(env, "JWKS_URL") or (
             f"https://{auth0_domain}/.well-known/jwks.json" if auth0_domain else None
         ),
-        "TOKEN_ISSUER": env.get("TOKEN_ISSUER") or (
+        "TOKEN_ISSUER": _optional(env, "TOKEN_ISSUER") or (
             f"https://{auth0_domain}/" if auth0_domain else None
         ),
         # Lets JWKS_URL/TOKEN_ISSUER point at a stand-in issuer in production mode (bench/run.py, tests).
-        "ALLOW_TEST_ISSUER": _flag(env.get("ALLOW_TEST_ISSUER")),
-        "JWKS_TTL_SECONDS": float(env.get("JWKS_TTL_SECONDS", "600")),
-        "JWKS_COOLDOWN_SECONDS": float(env.get("JWKS_COOLDOWN_SECONDS", "30")),
-        "JWKS_TIMEOUT_SECONDS": float(env.get("JWKS_TIMEOUT_SECONDS", "3")),
+        "ALLOW_TEST_ISSUER": _flag(setting("ALLOW_TEST_ISSUER", env)),
+        "JWKS_TTL_SECONDS": _seconds(env, "JWKS_TTL_SECONDS"),
+        "JWKS_COOLDOWN_SECONDS": _seconds(env, "JWKS_COOLDOWN_SECONDS"),
+        "JWKS_TIMEOUT_SECONDS": _seconds(env, "JWKS_TIMEOUT_SECONDS"),
         # A token meant to live longer (exp - iat) is refused, whoever signed it.
-        "TOKEN_MAX_LIFETIME_SECONDS": _count(env, "TOKEN_MAX_LIFETIME_SECONDS", MAX_TOKEN_LIFETIME_SECONDS,
-                                             minimum=1),
+        "TOKEN_MAX_LIFETIME_SECONDS": _count(env, "TOKEN_MAX_LIFETIME_SECONDS", minimum=1),
         # Proxies in front whose X-Forwarded-For/-Proto/-Port are believed: Heroku's router on a dyno, none elsewhere.
-        "TRUSTED_PROXY_COUNT": _count(env, "TRUSTED_PROXY_COUNT", 1 if "DYNO" in env else 0),
-        "LOCAL_ISSUER_PRIVATE_KEY": env.get("LOCAL_ISSUER_PRIVATE_KEY") or None,
-        "PUBLIC_READS": _flag(env.get("PUBLIC_READS")),
-        "REQUIRE_IF_MATCH": _flag(env.get("REQUIRE_IF_MATCH")),
-        "CORS_ORIGINS": env.get("CORS_ORIGINS", "").strip(),
-        "RATE_LIMIT_READS": env.get("RATE_LIMIT_READS", "300/minute"),
-        "RATE_LIMIT_WRITES": env.get("RATE_LIMIT_WRITES", "60/minute"),
-        "RATELIMIT_ENABLED": not _flag(env.get("RATE_LIMIT_DISABLED")),
+        "TRUSTED_PROXY_COUNT": _count(env, "TRUSTED_PROXY_COUNT", default=1 if "DYNO" in env else 0),
+        "LOCAL_ISSUER_PRIVATE_KEY": _optional(env, "LOCAL_ISSUER_PRIVATE_KEY"),
+        "PUBLIC_READS": _flag(setting("PUBLIC_READS", env)),
+        "REQUIRE_IF_MATCH": _flag(setting("REQUIRE_IF_MATCH", env)),
+        "CORS_ORIGINS": setting("CORS_ORIGINS", env),
+        "RATE_LIMIT_READS": setting("RATE_LIMIT_READS", env),
+        "RATE_LIMIT_WRITES": setting("RATE_LIMIT_WRITES", env),
+        "RATELIMIT_ENABLED": not _flag(setting("RATE_LIMIT_DISABLED", env)),
         # Redis through ratelimit.OneTripRedisStorage (its scheme), or this process's memory.
-        "RATELIMIT_STORAGE_URI": "onetrip+" + env["REDIS_URL"] if env.get("REDIS_URL") else "memory://",
-        "RATELIMIT_STORAGE_OPTIONS": redis_storage_options(env.get("REDIS_URL")),
-        "DB_CONNECT_TIMEOUT_SECONDS": int(env.get("DB_CONNECT_TIMEOUT_SECONDS", "2")),
-        "DB_STATEMENT_TIMEOUT_MS": int(env.get("DB_STATEMENT_TIMEOUT_MS", "5000")),
+        "RATELIMIT_STORAGE_URI": "onetrip+" + redis_url if redis_url else "memory://",
+        "RATELIMIT_STORAGE_OPTIONS": redis_storage_options(redis_url),
+        "DB_CONNECT_TIMEOUT_SECONDS": _count(env, "DB_CONNECT_TIMEOUT_SECONDS", minimum=1),
+        "DB_STATEMENT_TIMEOUT_MS": _count(env, "DB_STATEMENT_TIMEOUT_MS"),
     }
 
 

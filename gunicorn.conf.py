@@ -1,18 +1,21 @@
-"""gunicorn settings for `web:` in the Procfile (and for local runs: `gunicorn 'app:create_app()'`)."""
+"""gunicorn settings for `web:` in the Procfile (and for local runs: `gunicorn 'app:create_app()'`). The
+environment variables and their defaults are config.SETTINGS (docs/configuration.md)."""
 
 import os
 
+from config import setting
+
 # Heroku routes to 0.0.0.0:$PORT; anywhere else listen on loopback unless told otherwise.
-_host = os.environ.get("BIND_HOST") or ("0.0.0.0" if "DYNO" in os.environ else "127.0.0.1")  # noqa: S104
-bind = f"{_host}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+_host = setting("BIND_HOST") or ("0.0.0.0" if "DYNO" in os.environ else "127.0.0.1")  # noqa: S104
+bind = f"{_host}:{setting('PORT')}"
+workers = int(setting("WEB_CONCURRENCY"))
 # gthread, hardened so that a few slow clients cannot hold up the others (gunicorn_worker.py): each worker
 # serves `threads` requests at a time and accepts no connection while they are all taken.
 worker_class = "gunicorn_worker.ThreadWorker"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(setting("GUNICORN_THREADS"))
 # Under the Heroku router's 30 s: a request still running (or still being sent) after this long has its
 # connection closed before the router gives up on it; a worker that stops answering is restarted.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "25"))
+timeout = int(setting("GUNICORN_TIMEOUT"))
 graceful_timeout = 20
 keepalive = 5
 # The app is built in each worker after the fork (no preload), so no database
@@ -32,4 +35,4 @@ accesslog = None
 # ~/.gunicorn/gunicorn.ctl) that every instance on the host takes over from the last: off. Nothing here uses it.
 control_socket_disable = True
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = setting("LOG_LEVEL")

@@ -2,70 +2,103 @@
 # A template of the production environment: copy it outside the repository, fill in the
 # placeholders, then `source` it (or set the same names as Heroku config vars).
 # Never commit real values: no secret belongs in this file.
-# Every variable the app (config.py) and gunicorn (gunicorn.conf.py) read is here; the values
-# shown are the defaults unless marked as a placeholder. See README.md, "Configuration".
+#
+# Written by scripts/settings.py from config.SETTINGS: change the table there and run `make settings`,
+# never this file. Every variable the app (config.py) and gunicorn (gunicorn.conf.py) read is here
+# (but Heroku's own DYNO); each value shown is the default unless marked as a placeholder.
+# docs/configuration.md describes them.
 
-# Anything but "development" is production (unset too); a production start without the settings below
-# refuses, saying which. APP_ENV=development is for a local run only (the built-in token issuer, open CORS).
+# --- Mode and database
+# APP_ENV: `development` turns on the local token issuer, `POST /dev/token` and CORS open to any origin
+#   (`make run` and the tests set it); anything else, unset too, is production, with its checks, and so is
+#   every Heroku dyno. Default: unset (production).
 export APP_ENV=production
-# PostgreSQL; Heroku sets DATABASE_URL itself (postgres:// is accepted).
-export DATABASE_URL="postgresql://USER:PASSWORD@HOST:5432/DBNAME"
-# Auth0 tenant domain, without https:// (e.g. my-tenant.eu.auth0.com)
-export AUTH0_DOMAIN="YOUR_TENANT.auth0.com"
-# The Identifier of the Auth0 API (the `aud` of its tokens)
-export API_AUDIENCE="casting-agency"
-# Client ID of the dashboard's Auth0 Single Page Application (not a secret; `make auth0` makes it
-# and prints it, docs/auth0.md)
-export AUTH0_CLIENT_ID="YOUR_SPA_CLIENT_ID"
-# Comma-separated browser origins allowed by CORS (empty: none)
-export CORS_ORIGINS=""
-# true: anyone may read movies and actors; writes still need a token
-export PUBLIC_READS=false
-# true: PATCH/DELETE and the casting PUT/DELETE must carry If-Match (428 without it), so no client can
-# overwrite a change it has not seen.
-export REQUIRE_IF_MATCH=false
-
-# Signing keys (JWKS). The URL and the expected `iss` derive from AUTH0_DOMAIN: leave these two
-# empty. In production the app refuses other values unless ALLOW_TEST_ISSUER=true, which is for
-# the benchmark and tests with a stand-in issuer, never for a real deployment.
-export JWKS_URL=""        # empty: https://$AUTH0_DOMAIN/.well-known/jwks.json
-export TOKEN_ISSUER=""    # empty: https://$AUTH0_DOMAIN/
-export ALLOW_TEST_ISSUER=false
-# Seconds: keys cached before a background refresh; minimum gap between two fetches; one fetch's timeout
-export JWKS_TTL_SECONDS=600
-export JWKS_COOLDOWN_SECONDS=30
-export JWKS_TIMEOUT_SECONDS=3
-# Longest token lifetime accepted (exp - iat), in seconds: 30 days, Auth0's own maximum
-export TOKEN_MAX_LIFETIME_SECONDS=2592000
-# The local token issuer's PEM key is for development only and must stay unset in production:
-# unset LOCAL_ISSUER_PRIVATE_KEY
-
-# Rate limits. Redis shared by every instance; the Heroku Redis add-on sets REDIS_URL itself
-# (rediss://, TLS with a self-signed certificate, which the app accepts). Unset or empty: each
-# process counts in memory.
-export REDIS_URL="redis://:PASSWORD@HOST:6379/0"
-# Budgets per token subject (per client address without a token), in Flask-Limiter's notation
-export RATE_LIMIT_READS=300/minute
-export RATE_LIMIT_WRITES=60/minute
-# true turns rate limiting off (keep false in production)
-export RATE_LIMIT_DISABLED=false
-
-# Proxies in front whose X-Forwarded-For/-Proto/-Port entries are believed: 1 behind one nginx (or on
-# Heroku, where an empty value means 1), 0 when clients connect directly (empty elsewhere). docs/deployment.md
-export TRUSTED_PROXY_COUNT=""
-
-# PostgreSQL timeouts: connect (seconds) and per statement (milliseconds)
+# DATABASE_URL: the database; `postgres://` and `postgresql://` URLs use psycopg2; production needs
+#   PostgreSQL (Heroku Postgres sets it). Default: SQLite file instance/casting.db. PLACEHOLDER: put your
+#   own value.
+export DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DBNAME
+# DB_CONNECT_TIMEOUT_SECONDS: PostgreSQL connect timeout, in seconds. Default: 2.
 export DB_CONNECT_TIMEOUT_SECONDS=2
+# DB_STATEMENT_TIMEOUT_MS: PostgreSQL statement timeout of a request, in milliseconds (0: none; migrations
+#   run without it). Default: 5000.
 export DB_STATEMENT_TIMEOUT_MS=5000
 
-# gunicorn (gunicorn.conf.py, gunicorn_worker.py): worker processes, threads per worker, seconds a
-# request may take before its connection is closed (keep it under Heroku's 30 s router timeout),
-# gunicorn's own log level
+# --- Tokens
+# AUTH0_DOMAIN: the Auth0 tenant's domain, without `https://` (e.g. `my-tenant.eu.auth0.com`); unset, the
+#   local issuer signs tokens (development only: production refuses to start without it). Default: unset.
+#   PLACEHOLDER: put your own value.
+export AUTH0_DOMAIN=your-tenant.eu.auth0.com
+# API_AUDIENCE: the identifier of the Auth0 API: the `aud` its access tokens carry. Default:
+#   casting-agency-api with the local issuer. PLACEHOLDER: put your own value.
+export API_AUDIENCE=casting-agency
+# AUTH0_CLIENT_ID: client id of the dashboard's Auth0 Single Page Application (not a secret; `make auth0`
+#   prints it); unset, the dashboard says signing in is not set up. Default: unset. PLACEHOLDER: put your
+#   own value.
+export AUTH0_CLIENT_ID=YOUR_SPA_CLIENT_ID
+# JWKS_URL: the signing keys' URL; leave it unset: production refuses any other than
+#   `https://AUTH0_DOMAIN/.well-known/jwks.json` unless `ALLOW_TEST_ISSUER=true`. Default: from
+#   AUTH0_DOMAIN.
+export JWKS_URL=''
+# TOKEN_ISSUER: the `iss` tokens must carry; leave it unset: production refuses any other than
+#   `https://AUTH0_DOMAIN/` unless `ALLOW_TEST_ISSUER=true`. Default: from AUTH0_DOMAIN.
+export TOKEN_ISSUER=''
+# ALLOW_TEST_ISSUER: `true` lets production mode trust a `JWKS_URL` or `TOKEN_ISSUER` other than Auth0's:
+#   only for the benchmark and tests with a stand-in issuer, never on a real deployment. Default: false.
+export ALLOW_TEST_ISSUER=false
+# JWKS_TTL_SECONDS: seconds fetched signing keys are used before a background refresh. Default: 600.
+export JWKS_TTL_SECONDS=600
+# JWKS_COOLDOWN_SECONDS: minimum seconds between two key-set fetches caused by unknown `kid`s; after a
+#   failed fetch the next waits 0.5 s, doubling up to this. Default: 30.
+export JWKS_COOLDOWN_SECONDS=30
+# JWKS_TIMEOUT_SECONDS: timeout of one key-set fetch, in seconds. Default: 3.
+export JWKS_TIMEOUT_SECONDS=3
+# TOKEN_MAX_LIFETIME_SECONDS: a token meant to live longer (`exp - iat`, in seconds) is refused with a 401,
+#   whoever signed it. Default: 2592000 (30 days, Auth0's maximum).
+export TOKEN_MAX_LIFETIME_SECONDS=2592000
+# LOCAL_ISSUER_PRIVATE_KEY: PEM of the local issuer's RSA key (development and tests only; it must stay
+#   unset in production). Default: unset (instance/local-issuer-key.pem, made on first use).
+# unset LOCAL_ISSUER_PRIVATE_KEY
+
+# --- The API
+# PUBLIC_READS: `true` opens every `GET` endpoint to requests without a token; writes still need one.
+#   Default: false.
+export PUBLIC_READS=false
+# REQUIRE_IF_MATCH: `true` makes `If-Match` mandatory on `PATCH`, `DELETE` and the casting `PUT`/`DELETE`
+#   (428 without it), so no client overwrites a change it has not seen. Default: false.
+export REQUIRE_IF_MATCH=false
+# CORS_ORIGINS: comma-separated browser origins allowed by CORS. Default: development: any; production:
+#   none.
+export CORS_ORIGINS=''
+
+# --- Rate limits
+# REDIS_URL: Redis for the rate limits, shared by every instance (the Heroku Redis add-on sets it;
+#   `rediss://` is TLS without certificate verification); unset, each process counts in memory. Default:
+#   unset. PLACEHOLDER: put your own value.
+export REDIS_URL=redis://:PASSWORD@HOST:6379/0
+# RATE_LIMIT_READS: read budget per token subject (per client address without a valid token), in the
+#   `limits` library's notation. Default: 300/minute.
+export RATE_LIMIT_READS=300/minute
+# RATE_LIMIT_WRITES: write budget per token subject (per client address without a valid token). Default:
+#   60/minute.
+export RATE_LIMIT_WRITES=60/minute
+# RATE_LIMIT_DISABLED: `true` turns rate limiting off (keep it `false` in production). Default: false.
+export RATE_LIMIT_DISABLED=false
+
+# --- Serving
+# PORT: the port `make run` and gunicorn listen on (Heroku sets it). Default: 5000.
+export PORT=5000
+# BIND_HOST: gunicorn's listen address (`make run` always listens on 127.0.0.1). Default: 127.0.0.1; 0.0.0.0
+#   on a Heroku dyno.
+export BIND_HOST=''
+# TRUSTED_PROXY_COUNT: proxies in front whose `X-Forwarded-For`/`-Proto`/`-Port` entries are believed: 1
+#   behind one nginx, 0 when clients connect directly. Default: 1 on Heroku, 0 elsewhere.
+export TRUSTED_PROXY_COUNT=''
+# WEB_CONCURRENCY: gunicorn worker processes. Default: 2.
 export WEB_CONCURRENCY=2
+# GUNICORN_THREADS: threads per gunicorn worker: requests each worker serves at once. Default: 4.
 export GUNICORN_THREADS=4
+# GUNICORN_TIMEOUT: seconds a request may take, sent and served, before gunicorn closes its connection (keep
+#   it under Heroku's 30 s router timeout). Default: 25.
 export GUNICORN_TIMEOUT=25
+# LOG_LEVEL: gunicorn's own log level; the app's JSON request lines are always written. Default: info.
 export LOG_LEVEL=info
-# Listen port and address. Heroku sets PORT (and DYNO, which binds 0.0.0.0); elsewhere gunicorn
-# listens on 127.0.0.1:8000 unless told otherwise.
-export PORT=8000
-export BIND_HOST=""       # empty: 127.0.0.1, or 0.0.0.0 on a Heroku dyno

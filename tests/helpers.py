@@ -349,7 +349,8 @@ def start_gunicorn(directory: Path, name: str, **settings: str | None) -> Server
     raise AssertionError("unreachable")
 
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's: test tools cannot download a browser here
+# Debian's chromium package (.ci/run installs it): Playwright drives it, and its own browser download is not used.
+CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 

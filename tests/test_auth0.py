@@ -1,9 +1,10 @@
 """Auth0 as code: auth0/tenant.yaml holds exactly the app's roles and permissions, and `make auth0` applies it.
 
-Auth0 cannot be reached from here, so the deploy (auth0/deploy.js, Auth0's Deploy CLI from package-lock.json)
-runs against a stand-in for a tenant: a real HTTPS server on 127.0.0.1 answering the token endpoint and the
-Management API endpoints the Deploy CLI uses for APIs, roles and applications, keeping their state, refusing
-payloads with fields Auth0 does not know and permissions no API defines, and recording every call.
+A test suite must not depend on a real Auth0 tenant (nor hold its credentials), so the deploy (auth0/deploy.js,
+Auth0's Deploy CLI from package-lock.json) runs against a stand-in for a tenant: a real HTTPS server on 127.0.0.1
+answering the token endpoint and the Management API endpoints the Deploy CLI uses for APIs, roles and
+applications, keeping their state, refusing payloads with fields Auth0 does not know and permissions no API
+defines, and recording every call.
 """
 
 from __future__ import annotations

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
+import os
 import re
+import runpy
 import ssl
+import subprocess
+import sys
 
 import pytest
 import redis
@@ -78,10 +84,23 @@ def test_trusted_proxies_are_none_unless_on_heroku_or_set(env, proxies):
 @pytest.mark.parametrize("name,value", [
     ("TRUSTED_PROXY_COUNT", "-1"), ("TRUSTED_PROXY_COUNT", "one"), ("TRUSTED_PROXY_COUNT", "\u0663"),
     ("TOKEN_MAX_LIFETIME_SECONDS", "0"), ("TOKEN_MAX_LIFETIME_SECONDS", "1.5"), ("TOKEN_MAX_LIFETIME_SECONDS", "30d"),
+    ("DB_CONNECT_TIMEOUT_SECONDS", "0"), ("DB_CONNECT_TIMEOUT_SECONDS", "2s"), ("DB_STATEMENT_TIMEOUT_MS", "-5"),
 ])
 def test_whole_number_settings_refuse_anything_else(name, value):
     with pytest.raises(config.ConfigError, match=name):
         config.load("/srv/instance", {name: value})
+
+
+@pytest.mark.parametrize("name", ["JWKS_TTL_SECONDS", "JWKS_COOLDOWN_SECONDS", "JWKS_TIMEOUT_SECONDS"])
+@pytest.mark.parametrize("value", ["ten", "0", "-1", "inf", "nan"])
+def test_durations_refuse_what_is_not_a_positive_number_of_seconds(name, value):
+    with pytest.raises(config.ConfigError, match=f"{name} must be a positive number of seconds"):
+        config.load("/srv/instance", {name: value})
+
+
+def test_durations_take_fractions_and_a_statement_timeout_may_be_off():
+    settings = config.load("/srv/instance", {"JWKS_TIMEOUT_SECONDS": "0.5", "DB_STATEMENT_TIMEOUT_MS": "0"})
+    assert (settings["JWKS_TIMEOUT_SECONDS"], settings["DB_STATEMENT_TIMEOUT_MS"]) == (0.5, 0)
 
 
 def test_tokens_live_at_most_30_days_unless_set():
@@ -100,7 +119,7 @@ def test_redis_storage_options(url, tls):
     if tls:
         expected["ssl_cert_reqs"] = None
     assert settings["RATELIMIT_STORAGE_OPTIONS"] == expected
-    # What Flask-Limiter builds from them (no connection is opened): redis-py accepts the options, and a
+    # What the limits library builds from them (no connection is opened): redis-py accepts the options, and a
     # rediss:// URL gets a TLS connection that does not verify the certificate.
     connection = storage_from_string(url, **expected).storage.connection_pool.make_connection()
     assert isinstance(connection, redis.SSLConnection) is tls
@@ -134,33 +153,167 @@ def test_seed_command(app):
     assert "seeded 0 movies and 0 actors" in app.test_cli_runner().invoke(args=["seed"]).output
 
 
-# --- the settings' documentation: setup.sh, the README's table and app.json name every one ---------------
+# --- the settings: one table (config.SETTINGS); the code reads no other, and every file about them is written ---
+# --- from it (docs/configuration.md's table, setup.sh, app.json's "env": scripts/settings.py) -------------------
 
-READ_FROM_ENV = re.compile(r"""(?:(?:env|environ)(?:\.get\(|\[)|_count\(env, )["']([A-Z][A-Z0-9_]+)["']""")
-# Set by Heroku or its add-ons, or only for development, tests and the benchmark: not app.json's to ask for.
-NOT_FOR_APP_JSON = {"DATABASE_URL", "REDIS_URL", "PORT", "BIND_HOST", "JWKS_URL", "TOKEN_ISSUER",
-                    "ALLOW_TEST_ISSUER", "LOCAL_ISSUER_PRIVATE_KEY"}
+def load_settings_script():
+    spec = importlib.util.spec_from_file_location("settings_script", ROOT / "scripts" / "settings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_every_setting_is_in_setup_sh_the_readme_and_app_json():
-    read = set()
+class Recording(dict):
+    """An environment that notes every variable asked for, whichever way."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.asked: set[str] = set()
+
+    def get(self, key, default=None):
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.asked.add(key)
+        return super().__contains__(key)
+
+
+def gunicorn_settings(monkeypatch, env: dict[str, str]) -> tuple[dict, set[str]]:
+    """gunicorn.conf.py's module-level settings under `env`, and the variables it asked for."""
+    recording = Recording(env)
+    monkeypatch.setattr(os, "environ", recording)
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py")), recording.asked
+
+
+# The ways config.py and gunicorn.conf.py read a variable; the test below also records what they really ask.
+READ_FROM_ENV = re.compile(r"""(?:(?:env|environ)(?:\.get\(|\[)|(?:setting|_optional)\(|(?:_count|_seconds)\(env, )"""
+                           r"""["']([A-Z][A-Z0-9_]+)["']|["']([A-Z][A-Z0-9_]+)["'] in (?:os\.environ|env)\b""")
+
+
+def test_every_variable_the_code_reads_is_in_the_table_and_every_one_there_is_read(monkeypatch):
+    written = set()
     for name in ("config.py", "gunicorn.conf.py"):
-        read |= set(READ_FROM_ENV.findall((ROOT / name).read_text()))
-    read -= {"DYNO"}  # Heroku's own marker
-    assert {"AUTH0_DOMAIN", "DB_STATEMENT_TIMEOUT_MS", "GUNICORN_TIMEOUT", "PORT", "TRUSTED_PROXY_COUNT"} <= read
+        for groups in READ_FROM_ENV.findall((ROOT / name).read_text()):
+            written |= {group for group in groups if group}
+    assert {"AUTH0_DOMAIN", "DB_STATEMENT_TIMEOUT_MS", "DYNO", "GUNICORN_TIMEOUT", "PORT"} <= written
+    assert written - set(config.SETTINGS) == set(), "read by the code but not in config.SETTINGS"
 
-    setup = (ROOT / "setup.sh").read_text()
-    in_setup = set(re.findall(r"^export ([A-Z][A-Z0-9_]+)=", setup, re.M))
-    in_setup |= set(re.findall(r"^# unset ([A-Z][A-Z0-9_]+)", setup, re.M))  # documented as "leave unset"
-    assert read - in_setup == set(), "setup.sh does not list these"
+    recording = Recording()
+    config.load("/srv/instance", recording)
+    _, asked_by_gunicorn = gunicorn_settings(monkeypatch, {})
+    asked = recording.asked | asked_by_gunicorn
+    assert asked - set(config.SETTINGS) == set(), "asked for at run time but not in config.SETTINGS"
+    assert set(config.SETTINGS) - asked == set(), "in config.SETTINGS but read by nothing"
 
-    table = re.search(r"^## Configuration\n(.*?)^## ", (ROOT / "README.md").read_text(), re.M | re.S).group(1)
-    in_readme = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table))
-    assert read - in_readme == set(), "the README's configuration table does not list these"
 
+def test_load_and_gunicorn_take_their_defaults_from_the_table(monkeypatch):
+    settings = config.load("/srv/instance", {})
+    for name, key in [("JWKS_TTL_SECONDS", "JWKS_TTL_SECONDS"), ("JWKS_TIMEOUT_SECONDS", "JWKS_TIMEOUT_SECONDS")]:
+        assert settings[key] == float(config.SETTINGS[name].default)
+    assert settings["RATE_LIMIT_READS"] == config.SETTINGS["RATE_LIMIT_READS"].default == "300/minute"
+    assert settings["DB_STATEMENT_TIMEOUT_MS"] == int(config.SETTINGS["DB_STATEMENT_TIMEOUT_MS"].default)
+
+    # Another default in the table is another default for the app and for gunicorn.
+    for name, value in [("RATE_LIMIT_WRITES", "7/minute"), ("JWKS_COOLDOWN_SECONDS", "4"), ("PORT", "5999"),
+                        ("GUNICORN_THREADS", "3"), ("LOG_LEVEL", "warning")]:
+        monkeypatch.setitem(config.SETTINGS, name, dataclasses.replace(config.SETTINGS[name], default=value))
+    settings = config.load("/srv/instance", {})
+    assert (settings["RATE_LIMIT_WRITES"], settings["JWKS_COOLDOWN_SECONDS"]) == ("7/minute", 4.0)
+    gunicorn, _ = gunicorn_settings(monkeypatch, {})
+    assert (gunicorn["bind"], gunicorn["threads"], gunicorn["loglevel"]) == ("127.0.0.1:5999", 3, "warning")
+
+
+def test_gunicorn_listens_where_make_run_does_unless_told(monkeypatch):
+    """One default port: 5000 for `make run` and gunicorn alike; Heroku's PORT and DYNO move it."""
+    makefile_port = re.search(r"^PORT\s*\?=\s*(\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    assert makefile_port == config.SETTINGS["PORT"].default == "5000"
+    assert gunicorn_settings(monkeypatch, {})[0]["bind"] == "127.0.0.1:5000"
+    assert gunicorn_settings(monkeypatch, {"DYNO": "web.1", "PORT": "31337"})[0]["bind"] == "0.0.0.0:31337"
+    assert gunicorn_settings(monkeypatch, {"PORT": " ", "BIND_HOST": ""})[0]["bind"] == "127.0.0.1:5000"
+
+
+def test_a_blank_variable_means_its_default():
+    blank = {name: " " for name in config.SETTINGS if name != "DYNO"}
+    assert config.load("/srv/instance", blank) == config.load("/srv/instance", {})
+
+
+def test_the_files_about_the_settings_are_what_the_table_makes():
+    result = subprocess.run([sys.executable, "scripts/settings.py", "--check"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr + "\nrun `make settings` and commit the files it writes"
+
+
+def test_the_check_names_the_files_the_table_no_longer_makes(tmp_path, monkeypatch):
+    script = load_settings_script()
+    assert script.stale() == []
+    edited = tmp_path / "setup.sh"
+    edited.write_text((ROOT / "setup.sh").read_text().replace("export WEB_CONCURRENCY=2", "export WEB_CONCURRENCY=3"))
+    monkeypatch.setattr(script, "SETUP_SH", edited)
+    assert script.stale() == [str(edited)]
+    # Another default in the table: every file is out of date until written again.
+    monkeypatch.setitem(config.SETTINGS, "WEB_CONCURRENCY",
+                        dataclasses.replace(config.SETTINGS["WEB_CONCURRENCY"], default="3"))
+    assert script.stale() == ["docs/configuration.md", str(edited), "app.json"]
+    edited.write_text(script.render_setup())
+    assert "export WEB_CONCURRENCY=3" in edited.read_text()
+    assert script.stale() == ["docs/configuration.md", "app.json"]
+    assert "| `WEB_CONCURRENCY` | `3` | gunicorn worker processes |" in script.render_table()
+    assert script.app_json_env()["WEB_CONCURRENCY"]["value"] == "3"
+
+
+def test_the_configuration_doc_lists_every_setting():
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    script = load_settings_script()
+    table = doc.split(script.TABLE_BEGIN, 1)[1].split(script.TABLE_END, 1)[0]
+    assert set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", table, re.M)) == set(config.SETTINGS)
+
+
+def test_setup_sh_is_a_safe_template_the_app_accepts(tmp_path):
+    """Sourced by bash, setup.sh is a production environment that passes the production checks with its
+    placeholders (so its quoting and values are ones the app reads), shows the defaults, holds no secret, and
+    keeps the local issuer's key unset."""
+    text = (ROOT / "setup.sh").read_text()
+    assert "Never commit real values: no secret belongs in this file." in text
+    assert re.search(r"^# unset LOCAL_ISSUER_PRIVATE_KEY$", text, re.M)
+    assert "PRIVATE KEY-----" not in text
+    dump = f"{sys.executable} -c 'import json, os; print(json.dumps(dict(os.environ)))'"
+    out = subprocess.run(["bash", "-c", f"set -eu; source ./setup.sh; {dump}"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=30, env={"PATH": os.environ["PATH"]})
+    assert out.returncode == 0, out.stderr
+    env = json.loads(out.stdout)
+    assert {name for name in config.SETTINGS if name in env} == set(config.SETTINGS) - {"DYNO",
+                                                                                      "LOCAL_ISSUER_PRIVATE_KEY"}
+    for name, setting in config.SETTINGS.items():
+        if name in env and setting.setup is None:
+            assert env[name] == setting.default, name
+    assert env["APP_ENV"] == "production" and "PASSWORD" in env["DATABASE_URL"] and "PASSWORD" in env["REDIS_URL"]
+    settings = config.load(str(tmp_path), env)
+    config.resolve(settings, str(tmp_path))
+    assert settings["PRODUCTION"] and settings["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg2://")
+    assert settings["JWKS_URL"] == "https://your-tenant.eu.auth0.com/.well-known/jwks.json"
+
+
+def test_app_json_is_a_valid_heroku_manifest():
     app_json = json.loads((ROOT / "app.json").read_text())
-    assert read - NOT_FOR_APP_JSON - set(app_json["env"]) == set(), "app.json does not describe these"
-    assert all(spec.get("description") for spec in app_json["env"].values())
+    env = app_json["env"]
+    # Heroku requires every variable unless "required": false, so each has a value or is asked for.
+    for name, spec in env.items():
+        assert set(spec) <= {"description", "required", "value"} and spec["description"], name
+        if spec.get("required", True) and "value" not in spec:
+            assert name in ("AUTH0_DOMAIN", "API_AUDIENCE"), f"{name} would block an app's creation"
+        if "value" in spec:
+            assert isinstance(spec["value"], str)
+            assert spec["value"] or spec["required"] is False, f"{name}: an empty value must be optional"
+    assert env["APP_ENV"]["value"] == "production"
+    # Set by Heroku or its add-ons, or only for development, tests and the benchmark: not app.json's to ask for.
+    assert not {"DATABASE_URL", "REDIS_URL", "PORT", "DYNO", "BIND_HOST", "JWKS_URL", "TOKEN_ISSUER",
+                "ALLOW_TEST_ISSUER", "LOCAL_ISSUER_PRIVATE_KEY"} & set(env)
+    assert {addon["plan"].split(":")[0] for addon in app_json["addons"]} == {"heroku-postgresql", "heroku-redis"}
     # Demo data goes into review apps only, never into an agency's real deployment.
     assert "scripts" not in app_json
     assert app_json["environments"]["review"]["scripts"]["postdeploy"] == "flask --app app seed"

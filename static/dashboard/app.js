@@ -90,7 +90,7 @@ function prepareSignIn(config) {
   const login = $("#login");
   if (!session.auth0Ready()) {
     login.disabled = true;
-    showAlert("Signing in is not set up on this server yet: it needs AUTH0_CLIENT_ID (see the README).");
+    showAlert("Signing in is not set up on this server yet: it needs AUTH0_CLIENT_ID (see docs/deployment.md, section Auth0).");
   }
   login.addEventListener("click", async () => {
     login.disabled = true;
