@@ -174,14 +174,18 @@ def test_after_a_broken_connection_the_pool_pings_before_it_hands_one_out(app, a
     movie = api("POST", "/movies", json={"title": "Pinged", "release_date": "2001-01-01"}).get_json()["movie"]
     with app.app_context():
         engine = db.engine
-        with engine.connect() as pooled:
-            victim = pooled.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-            pooled.commit()  # back in the pool without a ROLLBACK that would find it dead
+        idle = max(engine.pool.checkedin(), 1)
+        pooled = [engine.connect() for _ in range(idle)]  # every connection the pool holds
+        victims = [connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() for connection in pooled]
+        for connection in pooled:
+            connection.commit()  # back in the pool without a ROLLBACK that would find it dead
+            connection.close()
         killer = create_engine(engine.url, poolclass=NullPool)
         with killer.connect() as other:
-            assert other.exec_driver_sql("SELECT pg_terminate_backend(%s)", (victim,)).scalar() is True
+            for victim in victims:
+                assert other.exec_driver_sql("SELECT pg_terminate_backend(%s)", (victim,)).scalar() is True
         killer.dispose()
-        assert engine.pool.checkedout() == 0 and engine.pool.checkedin() == 1
+        assert engine.pool.checkedout() == 0 and engine.pool.checkedin() == idle  # all dead, none noticed
     transactions.suspect_connections()
     with caplog.at_level("INFO", logger="transactions"):
         assert api("GET", f"/movies/{movie['id']}").get_json()["movie"] == movie
