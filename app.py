@@ -14,6 +14,7 @@ import cli
 import config
 import dashboard
 import errors
+import listing
 import middleware
 import openapi
 import parsing
@@ -38,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     middleware.init_app(app)
     db.init_app(app)
     transactions.init_app(app)
+    listing.init_app(app)
     Migrate(app, db, render_as_batch=True)
     CORS(app, origins=config.cors_origins(app.config), max_age=600,
          allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],

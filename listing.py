@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from flask import Response, request
+from flask import Flask, Response, current_app, request
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -148,12 +148,15 @@ class VersionMemo:
     filtered list's total (a broad search counts many rows), and the anchors deep pages start from
     (finding row 900,000 otherwise means counting the 899,999 before it). A statement that uses one
     checks, in its own snapshot, that the catalogue is still at that version, and computes the value
-    afresh when it is not: a memo makes an answer cheaper, never different."""
+    afresh when it is not: a memo makes an answer cheaper, never different.
+
+    One per app (`memo()`): versions of two databases are not comparable, so apps never share one."""
 
     def __init__(self, size: int = 512):
         self._size = size
         self._entries: OrderedDict[tuple, tuple[int, object]] = OrderedDict()
         self._lock = threading.Lock()
+        self.anchor_builds: dict[tuple, float] = {}  # when each list's anchors were last built
 
     def get(self, key: tuple) -> tuple[int, object] | None:
         with self._lock:
@@ -174,8 +177,13 @@ class VersionMemo:
             self._entries.pop(key, None)
 
 
-MEMO = VersionMemo()
-_anchor_builds: dict[tuple, float] = {}
+def init_app(app: Flask) -> None:
+    app.extensions["list_memo"] = VersionMemo()
+
+
+def memo() -> VersionMemo:
+    """This app's memo of exact values per catalogue version."""
+    return current_app.extensions["list_memo"]
 
 
 def _keys(columns, sort: str) -> list:
@@ -350,7 +358,7 @@ def _page_postgresql(listing: Listing, values: dict, sort: str, window: cursors.
     bound = {**values, "limit": window.per_page + 1, "per_page": window.per_page, "offset": window.offset}
     bound.update({f"key{i}": value for i, value in enumerate(window.after or window.before or ())})
     total_key = ("total", listing.key, tuple(sorted((k, str(v)) for k, v in values.items())))
-    remembered = MEMO.get(total_key) if filters else None
+    remembered = memo().get(total_key) if filters else None
     if remembered is not None:
         bound.update(memo_version=remembered[0], memo_total=remembered[1])
     walk = "q" in filters and remembered is not None and remembered[1] >= WALK_SEARCH_FROM
@@ -361,11 +369,11 @@ def _page_postgresql(listing: Listing, values: dict, sort: str, window: cursors.
         row = transactions.reader().execute(page_statement(listing.key, sort, filters, "anchored"), anchored).one()
         if row[1] == anchor_version:
             return row[:5]
-        MEMO.forget(("anchors", listing.key, sort))  # the catalogue changed since: counted the long way
+        memo().forget(("anchors", listing.key, sort))  # the catalogue changed since: counted the long way
     statement = page_statement(listing.key, sort, filters, mode, remembered is not None, walk)
     row = transactions.reader().execute(statement, bound).one()
     if filters and (remembered is None or remembered[0] != row[1]):
-        MEMO.put(total_key, row[1], row[5])
+        memo().put(total_key, row[1], row[5])
     return row[:5]
 
 
@@ -374,15 +382,15 @@ def _anchor(listing: Listing, sort: str, window: cursors.Window) -> tuple[int, t
     first row, and that row's position; None for a shallow page, or while anchors are being rebuilt."""
     if window.offset < 2 * ANCHOR_EVERY:
         return None
-    key = ("anchors", listing.key, sort)
-    found = MEMO.get(key)
+    key, remembered = ("anchors", listing.key, sort), memo()
+    found = remembered.get(key)
     if found is None:
         now = time.monotonic()
-        if now - _anchor_builds.get(key, -float("inf")) < ANCHOR_REBUILD_SECONDS:
+        if now - remembered.anchor_builds.get(key, -float("inf")) < ANCHOR_REBUILD_SECONDS:
             return None  # rebuilt a moment ago and already stale: the catalogue is busy changing
-        _anchor_builds[key] = now
+        remembered.anchor_builds[key] = now
         found = _build_anchors(listing, sort)
-        MEMO.put(key, *found)
+        remembered.put(key, *found)
     at_version, anchors = found
     index = min(window.offset // ANCHOR_EVERY, len(anchors) - 1)
     if index <= 0:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, text
 
 from models import db
-from tests.helpers import assert_error, new_actor, new_movie
+from tests.helpers import assert_error, migrate, new_actor, new_movie
 
 MOVIE_SORTS = ["id", "-id", "title", "-title", "release_date", "-release_date"]
 ACTOR_SORTS = ["id", "-id", "name", "-name", "age", "-age"]
@@ -172,6 +172,37 @@ def test_a_remembered_total_is_never_stale(api, app):
     assert api("GET", "/movies?q=night&sort=-title").json["total"] == 6
 
 
+def test_apps_on_two_databases_never_share_what_they_remember(app, make_app, pg, local_pem, producer, monkeypatch):
+    """Catalogue versions of two databases are not comparable: anchors remembered for one database, at the
+    version the other happens to be at too, must not place the other's deep pages (one memo per app)."""
+    import listing
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("anchors serve the single-statement list of PostgreSQL")
+    monkeypatch.setattr(listing, "ANCHOR_EVERY", 4)
+    other_url = pg.create_database()
+    migrate(other_url, local_pem)
+    other = make_app(SQLALCHEMY_DATABASE_URI=other_url)
+    for built, prefix in ((app, "A"), (other, "B")):
+        with built.app_context():
+            db.session.execute(text("INSERT INTO movies (title, release_date) "
+                                    "SELECT :prefix || ' ' || lpad(i::text, 2, '0'), DATE '2020-01-01' "
+                                    "FROM generate_series(1, 40) AS i"), {"prefix": prefix})
+            db.session.execute(text("UPDATE catalogue_version SET version = 424242 WHERE id = 1"))
+            db.session.commit()
+    deep = "/movies?sort=title&per_page=3&page=12"
+    assert [m["title"] for m in app.test_client().get(deep, headers=producer).json["movies"]] == \
+        ["A 34", "A 35", "A 36"]
+    try:
+        titles = [m["title"] for m in other.test_client().get(deep, headers=producer).json["movies"]]
+        assert titles == ["B 34", "B 35", "B 36"]
+    finally:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 @pytest.mark.parametrize("sort", ["id", "-id", "title", "-release_date"])
 def test_deep_pages_from_anchors_are_the_pages_counted_the_long_way(api, app, monkeypatch, sort):
     import listing
@@ -180,7 +211,7 @@ def test_deep_pages_from_anchors_are_the_pages_counted_the_long_way(api, app, mo
         if db.engine.dialect.name != "postgresql":
             pytest.skip("anchors serve the single-statement list of PostgreSQL")
     monkeypatch.setattr(listing, "ANCHOR_EVERY", 4)
-    monkeypatch.setattr(listing, "MEMO", listing.VersionMemo())
+    remembered = app.extensions["list_memo"] = listing.VersionMemo()
     for i in range(40):
         new_movie(api, f"Anchored {i % 7}", f"2020-01-{1 + i % 9:02d}")
 
@@ -191,10 +222,10 @@ def test_deep_pages_from_anchors_are_the_pages_counted_the_long_way(api, app, mo
     monkeypatch.setattr(listing, "ANCHOR_EVERY", 10_000)  # never deep enough: the plain OFFSET
     plain = pages()
     assert anchored == plain
-    assert any(key[0] == "anchors" for key in listing.MEMO._entries)
+    assert any(key[0] == "anchors" for key in remembered._entries)
     monkeypatch.setattr(listing, "ANCHOR_EVERY", 4)
     api("DELETE", f"/movies/{plain[0]['movies'][0]['id']}")  # every page shifts by one row
-    monkeypatch.setattr(listing, "_anchor_builds", {})
+    remembered.anchor_builds.clear()
     shifted = pages()
     monkeypatch.setattr(listing, "ANCHOR_EVERY", 10_000)
     assert shifted == pages()
