@@ -23,6 +23,7 @@ from config import MAX_TOKEN_LIFETIME_SECONDS
 from errors import AuthError, invalid
 from jwks import JwksCache, http_jwks_fetcher
 from local_issuer import LOCAL_AUDIENCE, LocalIssuer
+from roles import PUBLIC_PERMISSIONS
 
 log = logging.getLogger(__name__)
 
@@ -165,14 +166,14 @@ def authenticate() -> dict | None:
 def requires_auth(permission: str):
     """Guard a view: a verified token carrying `permission`, its claims left on `g.claims`.
 
-    With PUBLIC_READS, GET needs no token (a token that is sent is still checked).
+    With PUBLIC_READS, the catalogue's reads need no token (a token that is sent is still checked).
     """
-    is_read = permission.startswith("get:")
+    catalogue_read = permission in PUBLIC_PERMISSIONS
 
     def decorator(view):
         @wraps(view)
         def guarded(*args, **kwargs):
-            public = is_read and current_app.config["PUBLIC_READS"]
+            public = catalogue_read and current_app.config["PUBLIC_READS"]
             claims = authenticate()
             if claims is None:
                 if not public:

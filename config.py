@@ -84,7 +84,8 @@ _SETTINGS = [
             "stay unset in production)", shown_default="unset (`instance/local-issuer-key.pem`, made on first use)",
             setup=UNSET, heroku=OMIT, group="Tokens"),
     # -- the API's behaviour
-    Setting("PUBLIC_READS", "`true` opens every `GET` endpoint to requests without a token; writes still need one",
+    Setting("PUBLIC_READS", "`true` opens the catalogue's reads (movies and actors) to requests without a token; "
+            "the history and every write still need one",
             "false", group="The API"),
     Setting("REQUIRE_IF_MATCH", "`true` makes `If-Match` mandatory on `PATCH`, `DELETE` and the casting "
             "`PUT`/`DELETE` (428 without it), so no client overwrites a change it has not seen", "false",

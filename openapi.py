@@ -18,6 +18,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from errors import STATUS_MESSAGES
 from middleware import REQUEST_ID_PATTERN
+from roles import PUBLIC_PERMISSIONS
 from schemas import EXAMPLE_REQUEST_ID, Deleted, ErrorBody
 
 TITLE = "Casting Agency API"
@@ -391,8 +392,8 @@ def _security(traits: _Traits, public_reads: bool) -> tuple[list, str]:
     """The operation's security requirement, and the sentence its description ends with."""
     if not traits.permission:
         return [], "Public: needs no token."
-    if public_reads and traits.permission.startswith("get:"):
-        # This deployment serves reads to anyone (PUBLIC_READS=true): the token is optional.
+    if public_reads and traits.permission in PUBLIC_PERMISSIONS:
+        # This deployment serves the catalogue to anyone (PUBLIC_READS=true): the token is optional.
         return [{}, {"bearerAuth": []}], ("Open to anyone on this deployment (`PUBLIC_READS=true`); a token that "
                                           "is sent is still verified, and a bad one is a 401.")
     return [{"bearerAuth": []}], f"Requires the `{traits.permission}` permission."

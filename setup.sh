@@ -60,8 +60,8 @@ export TOKEN_MAX_LIFETIME_SECONDS=2592000
 # unset LOCAL_ISSUER_PRIVATE_KEY
 
 # --- The API
-# PUBLIC_READS: `true` opens every `GET` endpoint to requests without a token; writes still need one.
-#   Default: false.
+# PUBLIC_READS: `true` opens the catalogue's reads (movies and actors) to requests without a token; the
+#   history and every write still need one. Default: false.
 export PUBLIC_READS=false
 # REQUIRE_IF_MATCH: `true` makes `If-Match` mandatory on `PATCH`, `DELETE` and the casting `PUT`/`DELETE`
 #   (428 without it), so no client overwrites a change it has not seen. Default: false.

@@ -1092,7 +1092,7 @@ def shown(body: dict):
     raise AssertionError(body)
 
 
-# What each GET shows of `rows`: the movie cast with the actor, and a movie and an actor made then deleted.
+# What each catalogue GET shows of `rows`: the movie cast with the actor...
 PUBLIC_READS_SHOW = {
     "/movies": lambda r: [r["movie"]],
     "/movies/{movie}": lambda r: (r["movie"], [r["actor"]]),
@@ -1100,6 +1100,9 @@ PUBLIC_READS_SHOW = {
     "/actors": lambda r: [r["actor"]],
     "/actors/{actor}": lambda r: (r["actor"], [r["movie"]]),
     "/actors/{actor}/movies": lambda r: [r["movie"]],
+}
+# ... and what each history GET shows a director: also a movie and an actor made then deleted.
+HISTORY_SHOWN = {
     "/history": lambda r: [("deleted", "actor", r["deleted_actor"]), ("created", "actor", r["deleted_actor"]),
                            ("deleted", "movie", r["deleted_movie"]), ("created", "movie", r["deleted_movie"]),
                            ("cast", "actor", r["actor"]), ("created", "movie", r["movie"]),
@@ -1107,11 +1110,19 @@ PUBLIC_READS_SHOW = {
     "/movies/{movie}/history": lambda r: [("created", "movie", r["movie"])],
     "/actors/{actor}/history": lambda r: [("cast", "actor", r["actor"]), ("created", "actor", r["actor"])],
 }
+HISTORY_GETS = [(method, path) for method, path in GETS if path in HISTORY_SHOWN]
 
 
-@pytest.mark.parametrize("method,path", GETS, ids=[path for _, path in GETS])
-def test_public_reads_open_every_get(public_client, producer, rows, method, path):
-    """Without a token, every GET answers what a token holder is answered."""
+def test_public_reads_split_the_gets_into_the_catalogue_and_the_history():
+    assert {path for _, path in GETS} == set(PUBLIC_READS_SHOW) | set(HISTORY_SHOWN)
+
+
+CATALOGUE_GETS = [(method, path) for method, path in GETS if path in PUBLIC_READS_SHOW]
+
+
+@pytest.mark.parametrize("method,path", CATALOGUE_GETS, ids=[path for _, path in CATALOGUE_GETS])
+def test_public_reads_open_the_catalogue(public_client, producer, rows, method, path):
+    """Without a token, every catalogue GET answers what a token holder is answered."""
     url = path.format(**rows)
     response = public_client.open(url, method=method)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -1119,6 +1130,19 @@ def test_public_reads_open_every_get(public_client, producer, rows, method, path
     assert shown(response.json) == PUBLIC_READS_SHOW[path](rows)
     with_token = public_client.open(url, method=method, headers=producer)
     assert with_token.status_code == 200 and response.json == with_token.json
+
+
+@pytest.mark.parametrize("method,path", HISTORY_GETS, ids=[path for _, path in HISTORY_GETS])
+def test_public_reads_keep_the_history_behind_its_permission(public_client, headers, rows, method, path):
+    """The history names who changed what: not for anonymous readers, nor for the assistant, on any deployment."""
+    url = path.format(**rows)
+    anonymous = public_client.open(url, method=method)
+    assert_error(anonymous, 401)
+    assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+    assert_error(public_client.open(url, method=method, headers=headers("casting-assistant")), 403)
+    director = public_client.open(url, method=method, headers=headers("casting-director"))
+    assert director.status_code == 200, director.json
+    assert shown(director.json) == HISTORY_SHOWN[path](rows)
 
 
 @pytest.mark.parametrize("method,path,body", WRITES, ids=[f"{method} {path}" for method, path, _ in WRITES])
