@@ -56,4 +56,7 @@ FROM generate_series(1, :movies) AS m, generate_series(0, 2) AS k;
 SELECT ddl FROM bench_rebuild ORDER BY step \gexec
 COMMIT;
 
-VACUUM (FREEZE, ANALYZE) movies, actors, movie_actors, table_counts, catalogue_version;
+-- The tables an older commit lacks are left out, so that make bench-compare runs against it too.
+SELECT format('VACUUM (FREEZE, ANALYZE) %s', string_agg(quote_ident(name), ', '))
+FROM unnest(ARRAY['movies', 'actors', 'movie_actors', 'table_counts', 'catalogue_version']) AS name
+WHERE to_regclass(name) IS NOT NULL \gexec
