@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
 import re
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -354,6 +356,58 @@ def documented_gunicorn_answers() -> list[tuple[str, int]]:
     section = DEPLOYMENT_DOC.read_text().split("## What gunicorn answers itself", 1)[1].split("\n## ", 1)[0]
     return [(what.strip(), int(status)) for what, status in
             re.findall(r"^\| (.+?) \| (\d{3}) [^|]*\|$", section, re.M)]
+
+
+def connections_per_worker(master_pid: int, port: int) -> list[int]:
+    """How many established connections to `port` each worker of a gunicorn master holds (Linux's /proc: the
+    sockets each worker has open, matched with the established ones of /proc/net/tcp)."""
+    established = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{port:04X}") and fields[3] == "01":
+            established.add(fields[9])
+    counts = []
+    for worker in Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split():
+        sockets = set()
+        for fd in Path(f"/proc/{worker}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if (link := os.readlink(fd)).startswith("socket:["):
+                    sockets.add(link[len("socket:["):-1])
+        counts.append(len(sockets & established))
+    return sorted(counts)
+
+
+def test_kept_alive_clients_spread_over_the_workers(fleet, development):
+    """Eight clients connecting at once to two workers of four threads, each keeping its connection: the
+    workers share them (four and four, at worst five and three), where whichever worker woke first used to
+    take most of them (six, seven or all eight), leaving one worker to serve them. Fifteen rounds."""
+    server = fleet.gunicorn("spread", WEB_CONCURRENCY="2", GUNICORN_THREADS="4", **development)
+    port = int(server.url.rsplit(":", 1)[1])
+    def connect(clients: list[socket.socket]) -> None:
+        client = socket.create_connection(("127.0.0.1", port), timeout=10)
+        client.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert client.recv(4096).startswith(b"HTTP/1.1 200")
+        clients.append(client)
+
+    splits = []
+    time.sleep(1)  # /health answered by one worker: the other may still be loading the app
+    for _ in range(15):
+        clients: list[socket.socket] = []
+        threads = [threading.Thread(target=connect, args=(clients,)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=15)
+        try:
+            assert len(clients) == 8
+            splits.append(connections_per_worker(server.process.pid, port))
+        finally:
+            for client in clients:
+                client.close()
+        time.sleep(0.2)  # the workers see the closes before the next round
+    assert all(sum(split) == 8 for split in splits), splits
+    # Spread evenly most of the time (four and four in about one round in four before), never worse than 5-3.
+    assert all(split[0] >= 3 for split in splits) and splits.count([4, 4]) >= 8, splits
 
 
 def test_gunicorn_answers_malformed_requests_itself_in_html_as_documented(fleet, development):
