@@ -39,6 +39,14 @@ COMMIT_CHECK_SECONDS = 3.0
 
 BUMP_VERSION = update(catalogue_version).where(catalogue_version.c.id == 1).values(
     version=catalogue_version.c.version + 1)
+# PostgreSQL: a write's first statement tells the catalogue triggers (migration 0007) that this write bumps
+# the version itself, last; its last statement bumps it when the write, or a trigger, says the catalogue
+# changed, and learns the transaction id in the same round trip.
+API_WRITE = text("SELECT set_config('casting.api_write', 'on', true)")
+BUMP_IF_CHANGED = text(
+    "UPDATE catalogue_version SET version = version + 1 "
+    "WHERE id = 1 AND (:changed OR current_setting('casting.catalogue_changed', true) = 'on') "
+    "RETURNING pg_current_xact_id()::text")
 
 
 class Restart(Exception):
@@ -177,12 +185,14 @@ def changed() -> None:
 
 def _finish(attempt: Attempt) -> None:
     """The write's last statement: bump the catalogue version (when something changed) and learn the
-    transaction id, in one round trip. Last, so that its row lock is the last lock every write takes."""
-    if not attempt.changed:
-        return
+    transaction id, in one round trip. Last, so that its row lock is the last lock every write takes and
+    writes queue on it only for their COMMIT."""
     if db.engine.dialect.name == "postgresql":
-        attempt.xid = db.session.execute(BUMP_VERSION.returning(text("pg_current_xact_id()::text"))).scalar_one()
-    else:
+        # Also when the write did not say it changed anything but a trigger saw a change: the version
+        # follows the catalogue whatever the bookkeeping here says.
+        attempt.xid = db.session.execute(BUMP_IF_CHANGED, {"changed": attempt.changed}).scalar_one_or_none()
+        attempt.changed = attempt.xid is not None
+    elif attempt.changed:
         db.session.execute(BUMP_VERSION)
 
 
@@ -224,6 +234,8 @@ def run(work: Callable[[], Response], *, before: Callable[[], Response | None] |
             if db.engine.dialect.name == "sqlite":
                 # Take SQLite's write lock up front, so that what a write reads stays true until it commits.
                 db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            elif db.engine.dialect.name == "postgresql":
+                db.session.execute(API_WRITE)  # the catalogue version is bumped by _finish, last
             answer = before() if before else None
             if answer is not None:
                 discard_session()
