@@ -102,6 +102,9 @@ def worker_setup(app_dir: Path, env: dict) -> dict:
             "label": f"{worker_class}, {workers} workers x {threads} threads"}
 
 
+WORKERS_SETTLE_SECONDS = 1.5
+
+
 @contextmanager
 def gunicorn(app_dir: Path, env: dict, port: int):
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
@@ -120,6 +123,9 @@ def gunicorn(app_dir: Path, env: dict, port: int):
                 log.seek(0)
                 raise RuntimeError("gunicorn did not start:\n" + log.read()[-3000:])
             time.sleep(0.2)
+        # /ready answered by one worker: the others may still be loading the app, and connections opened
+        # now would all go to the first one (the quick gate has no warm-up to spread them).
+        time.sleep(WORKERS_SETTLE_SECONDS)
         yield process
     finally:
         process.terminate()
