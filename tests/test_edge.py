@@ -45,12 +45,9 @@ PRODUCER = roles.ROLE_PERMISSIONS["executive-producer"]
 
 
 @pytest.fixture(scope="module")
-def issuer():
-    server = JwksServer.tenant()
-    try:
-        yield server
-    finally:
-        server.stop()
+def issuer(jwks):
+    """The stand-in Auth0 tenant that production-mode servers here trust (tests/conftest.py's `jwks`)."""
+    return jwks
 
 
 @pytest.fixture(scope="module")
