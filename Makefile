@@ -41,8 +41,13 @@ run: $(STAMP)
 	@echo
 	@$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
+# The whole suite in parallel (pytest-xdist, docs/testing.md): TEST_WORKERS processes, each with a database of its own
+# (TEST_DATABASE_URL's name with _gw0, _gw1... appended) and a Redis database of its own, each taking a whole test file
+# at a time, so that a file's module-scoped servers and browser start once. PYTEST_ARGS adds options or picks a part:
+# make test PYTEST_ARGS="-x tests/web". `.venv/bin/python -m pytest` runs the same tests one at a time.
+TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The benchmark (bench/README.md): needs PostgreSQL (BENCH_DATABASE_URL, or a scratch database made
 # through .ci/postgres.sh), wrk and pgbench. Writes bench/results.md, .png and .json.
@@ -71,7 +76,7 @@ fuzz: $(STAMP)
 	set -a && . .ci/postgres.env && set +a && \
 	  FUZZ_SEED=$${FUZZ_SEED:-random} FUZZ_SCALE=$${FUZZ_SCALE:-8} bash .ci/api-checks.sh
 
-# Auth0 as code (docs/auth0.md): auth0/tenant.yaml is made from roles.ROLE_PERMISSIONS by auth0-tenant and
+# Auth0 as code (docs/auth0.md): auth0/tenant.yaml is made from casting.tokens.roles.ROLE_PERMISSIONS by auth0-tenant and
 # applied to the tenant in AUTH0_DOMAIN by `make auth0`, with Auth0's Deploy CLI (npm, package-lock.json).
 auth0-tenant: $(STAMP)
 	$(BIN)/python scripts/auth0_tenant.py
@@ -89,6 +94,7 @@ settings: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""The Casting Agency API: create_app() builds the Flask app (gunicorn runs `app:create_app()`)."""
+"""The Casting Agency API: create_app() builds the Flask app (gunicorn runs `app:create_app()`). What lives
+where: casting/__init__.py."""
 
 from __future__ import annotations
 
@@ -8,23 +9,18 @@ from flask import Flask
 from flask_cors import CORS
 from flask_migrate import Migrate
 
-import api
 import auth
-import cli
-import config
-import dashboard
-import errors
-import listing
-import middleware
-import openapi
-import parsing
-import ratelimit
-import transactions
+from casting import cli, config, errors
+from casting.api import actors, docs, health, history, movies, transfers
+from casting.catalogue import memo
+from casting.dashboard import views as dashboard
+from casting.web import followers, middleware, parsing, ratelimit, transactions
 from models import db
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    # No app-wide static folder: the dashboard and the docs serve their own files.
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.json.sort_keys = False
     app.config.from_mapping(config.load(app.instance_path))
     os.makedirs(app.instance_path, exist_ok=True)
@@ -38,20 +34,23 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     middleware.init_app(app)
     db.init_app(app)
+    followers.init_app(app)
     transactions.init_app(app)
-    listing.init_app(app)
+    memo.init_app(app)
     Migrate(app, db, render_as_batch=True)
     CORS(app, origins=config.cors_origins(app.config), max_age=600,
-         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],
-         expose_headers=["ETag", "Location", "Idempotent-Replayed", "Retry-After", "X-Request-ID",
-                         "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"])
+         allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key",
+                        followers.HEADER],
+         expose_headers=["ETag", "Location", "Content-Disposition", "Idempotent-Replayed", "Retry-After",
+                         "X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+                         followers.HEADER])
     auth.init_app(app)
     ratelimit.init_app(app)
     errors.register(app)
     cli.register(app)
     app.url_map.converters["id"] = parsing.IdConverter
     app.url_map.strict_slashes = False
-    app.register_blueprint(api.bp)
-    app.register_blueprint(openapi.docs)
+    for resource in (movies, actors, transfers, history, health, docs):
+        app.register_blueprint(resource.bp)
     dashboard.init_app(app)
     return app

@@ -1,29 +1,29 @@
 """Bearer tokens: reading the header, RS256 verification, and requires_auth.
 
-Production tokens come from Auth0; in development a local issuer (local_issuer.py) signs them instead.
-Both are checked by the same code: the key named by the token's `kid` is looked up in a JWKS (jwks.py:
-fetched over HTTP from Auth0, or handed over by the local issuer) and the token must verify against it
-with RS256.
+Production tokens come from Auth0; in development a local issuer (casting/tokens/local_issuer.py) signs
+them instead. Both are checked by the same code: the key named by the token's `kid` is looked up in a JWKS
+(casting/tokens/jwks.py: fetched over HTTP from Auth0, or handed over by the local issuer) and the token
+must verify against it with RS256.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
 
 import jwt
 from flask import Flask, current_app, g, request
 
-from config import MAX_TOKEN_LIFETIME_SECONDS
-from errors import AuthError, invalid
-from jwks import JwksCache, http_jwks_fetcher
-from local_issuer import LOCAL_AUDIENCE, LocalIssuer
-from roles import PUBLIC_PERMISSIONS
+from casting.config import MAX_TOKEN_LIFETIME_SECONDS
+from casting.errors import AuthError, invalid
+from casting.lru import LruCache
+from casting.schemas.text import subject_problem
+from casting.tokens.jwks import JwksCache, http_jwks_fetcher
+from casting.tokens.local_issuer import LOCAL_AUDIENCE, LocalIssuer
+from casting.tokens.roles import PUBLIC_PERMISSIONS
 
 log = logging.getLogger(__name__)
 
@@ -55,30 +55,15 @@ class VerifiedTokens:
     """
 
     def __init__(self, size: int = 2048, max_age: float = 300, clock: Callable[[], float] = time.time):
-        self._size = size
         self._max_age = max_age
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, dict]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = LruCache(size, clock)
 
     def get(self, token: str) -> dict | None:
-        with self._lock:
-            entry = self._entries.get(token)
-            if entry is None:
-                return None
-            if entry[0] <= self._clock():
-                del self._entries[token]
-                return None
-            self._entries.move_to_end(token)
-            return entry[1]
+        return self._cache.get(token)
 
     def put(self, token: str, claims: dict) -> None:
-        until = min(float(claims["exp"]), self._clock() + self._max_age)
-        with self._lock:
-            self._entries[token] = (until, claims)
-            self._entries.move_to_end(token)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+        self._cache.put(token, claims, until=min(float(claims["exp"]), self._clock() + self._max_age))
 
 
 class TokenVerifier:
@@ -130,9 +115,11 @@ class TokenVerifier:
         permissions = claims.get("permissions")
         if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
             raise invalid("token permissions claim must be a list of strings")
-        if not isinstance(claims["sub"], str) or not claims["sub"].strip():
-            # The subject names who acted (history, logs) and whose rate budget a request spends.
-            raise invalid("token sub claim must be a non-empty string")
+        problem = subject_problem(claims["sub"])
+        if problem:
+            # The subject names who acted (history, logs) and whose rate budget a request spends: it must be
+            # storable in both databases' columns, and unable to disguise a log line or a history entry.
+            raise invalid(f"token sub claim {problem}")
         return claims
 
 
@@ -186,6 +173,35 @@ def requires_auth(permission: str):
         return guarded
 
     return decorator
+
+
+def requires_auth_by(parameter: str, permissions: dict[str, str]):
+    """Guard a view whose permission depends on a query parameter's value (POST /imports?type=movies): a verified
+    token carrying the permission `permissions` names for it. A missing or unknown value needs a valid token
+    here, and the view's own check of its parameters answers it (400)."""
+
+    def decorator(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            claims = authenticate()
+            if claims is None:
+                raise AuthError(401, None)
+            permission = permissions.get(request.args.get(parameter, ""))
+            if permission is not None and permission not in claims["permissions"]:
+                raise AuthError(403, f"token lacks the {permission} permission")
+            return view(*args, **kwargs)
+
+        guarded.permission_by = (parameter, dict(permissions))  # casting.openapi documents each
+        return guarded
+
+    return decorator
+
+
+def require_permission(permission: str, why: str) -> None:
+    """Inside a guarded view: a 403 unless this request's token carries `permission` as well (`why` says what
+    needs it)."""
+    if permission not in (g.claims or {}).get("permissions", ()):
+        raise AuthError(403, f"token lacks the {permission} permission, which {why}")
 
 
 def init_app(app: Flask) -> None:

@@ -1,25 +1,54 @@
-"""Fixtures of the app in process: on PostgreSQL (TEST_DATABASE_URL) or SQLite, real RS256 tokens from the
-local issuer, a clean database per test. tests/conftest.py has those that start servers and browsers."""
+"""Fixtures of the app in process: on PostgreSQL (TEST_DATABASE_URL, a database of its own for each pytest-xdist
+worker) or SQLite, real RS256 tokens from the local issuer, a clean database per test. tests/conftest.py has those
+that start servers and browsers."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask_migrate import upgrade
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from models import Actor, Movie, db, history, idempotency_keys, movie_actors
-from tests.helpers import APP_SETTINGS, pem
+from tests.utils.environment import APP_SETTINGS
+from tests.utils.postgres import database_of_worker
+from tests.utils.records import api_as
+from tests.utils.tokens import Minter, pem
 
 for _name in APP_SETTINGS:
     os.environ.pop(_name, None)
 
 
+# The files that take longest, first. Under `make test` (pytest-xdist, --dist loadfile) each worker takes the next
+# file in collection order as it gets free, and a run would otherwise end waiting on one of these, started last.
+SLOW_FILES_FIRST = (
+    "tests/auth0/test_deploy.py",  # two runs of Auth0's Deploy CLI, one after the other
+    "tests/deployment/test_concurrency.py",
+    "tests/auth0/test_deploy_refusals.py",
+    "tests/dashboard/test_layout_and_accessibility.py",
+    "tests/dashboard/test_history_and_deleted.py",
+    "tests/deployment/test_gunicorn.py",
+    "tests/dashboard/test_safe_writes.py",
+    "tests/test_docs.py",
+    "tests/deployment/test_procfile.py",
+    "tests/deployment/test_production_by_default.py",
+    "tests/test_bench.py",
+    "test_app.py",
+)
 
+
+def pytest_collection_modifyitems(config, items):
+    """In a parallel run SLOW_FILES_FIRST go first; the other files, and the tests in each file, keep their order."""
+    if config.getoption("dist", "no") == "no":
+        return
+    rank = {path: number for number, path in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 @pytest.fixture(scope="session")
@@ -28,11 +57,18 @@ def signing_key() -> rsa.RSAPrivateKey:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """TEST_DATABASE_URL; under pytest-xdist (`make test`), a database of each worker's own next to it, dropped at the
+    end. Without TEST_DATABASE_URL, SQLite in the run's (the worker's) temporary folder."""
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url:
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+    elif worker:
+        with database_of_worker(url, worker) as own:
+            yield own
+    else:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +80,7 @@ def make_app(database_url, signing_key, tmp_path_factory):
         settings = {
             "TESTING": True,
             "PRODUCTION": False,  # development mode, as APP_ENV=development gives; tests of production say so
-            "RATELIMIT_ENABLED": False,  # test_production.py turns it on where it is the subject
+            "RATELIMIT_ENABLED": False,  # the rate-limit tests turn it on where it is the subject
             "SQLALCHEMY_DATABASE_URI": database_url,
             "LOCAL_ISSUER_PRIVATE_KEY": pem(signing_key),
         }
@@ -73,8 +109,17 @@ def app(_schema):
     yield _schema
     with _schema.app_context():
         if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("TRUNCATE movie_actors, movies, actors, idempotency_keys, history "
-                                    "RESTART IDENTITY CASCADE"))
+            # A live server may still be answering a page's last request (a list read across the tables): a
+            # deadlock between it and TRUNCATE is PostgreSQL's to break, and the emptying runs again.
+            for attempt in range(1, 6):
+                try:
+                    db.session.execute(text("TRUNCATE movie_actors, movies, actors, idempotency_keys, history "
+                                            "RESTART IDENTITY CASCADE"))
+                    break
+                except OperationalError as exc:
+                    if getattr(exc.orig, "pgcode", None) != "40P01" or attempt == 5:
+                        raise
+                    db.session.rollback()
         else:
             # SQLite reuses ids from max(id) + 1, so emptying the tables resets them too.
             for table in (movie_actors, Movie.__table__, Actor.__table__, idempotency_keys, history):
@@ -106,6 +151,22 @@ def headers(issuer):
 
 
 @pytest.fixture
+def minter(issuer, signing_key) -> Minter:
+    """Tokens the app's local issuer would accept, minted independently of LocalIssuer.mint."""
+    return Minter(signing_key, issuer.kid, issuer.issuer, issuer.audience)
+
+
+@pytest.fixture
+def built_apps(app):
+    """Apps built in a test with make_app; their pools are closed before `app` empties the tables."""
+    apps = []
+    yield apps
+    for built in apps:
+        with built.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
 def producer(headers) -> dict:
     return headers("executive-producer")
 
@@ -113,11 +174,7 @@ def producer(headers) -> dict:
 @pytest.fixture
 def api(client, producer):
     """Call the API as an executive producer: api("POST", "/movies", json=...) -> response."""
-
-    def call(method: str, path: str, **kwargs):
-        return client.open(path, method=method, headers={**producer, **kwargs.pop("headers", {})}, **kwargs)
-
-    return call
+    return api_as(client, producer)
 
 
 @pytest.fixture

@@ -3,15 +3,15 @@ environment variables and their defaults are config.SETTINGS (docs/configuration
 
 import os
 
-from config import setting
+from casting.config import setting
 
 # Heroku routes to 0.0.0.0:$PORT; anywhere else listen on loopback unless told otherwise.
 _host = setting("BIND_HOST") or ("0.0.0.0" if "DYNO" in os.environ else "127.0.0.1")  # noqa: S104
 bind = f"{_host}:{setting('PORT')}"
 workers = int(setting("WEB_CONCURRENCY"))
-# gthread, hardened so that a few slow clients cannot hold up the others (gunicorn_worker.py): each worker
+# gthread, hardened so that a few slow clients cannot hold up the others (casting/worker.py): each worker
 # serves `threads` requests at a time and accepts no connection while they are all taken.
-worker_class = "gunicorn_worker.ThreadWorker"
+worker_class = "casting.worker.ThreadWorker"
 threads = int(setting("GUNICORN_THREADS"))
 # Under the Heroku router's 30 s: a request still running (or still being sent) after this long has its
 # connection closed before the router gives up on it; a worker that stops answering is restarted.
@@ -25,7 +25,7 @@ preload_app = False
 # with its JSON 401 instead of gunicorn's HTML 400.
 limit_request_field_size = 32768
 # gunicorn itself believes X-Forwarded-Proto (and friends) from 127.0.0.1 by default. The app decides which
-# forwarded headers count (TRUSTED_PROXY_COUNT, middleware.py): gunicorn believes none, from any peer.
+# forwarded headers count (TRUSTED_PROXY_COUNT, casting/web/middleware.py): gunicorn believes none, from any peer.
 forwarded_allow_ips = ""
 # The access log: the app writes one JSON line per request to stdout (method,
 # path, status, duration, request id, token subject), so gunicorn's own access

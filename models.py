@@ -26,9 +26,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 TITLE_MAX = 200
+CHARACTER_MAX = 200
+BILLING_MIN, BILLING_MAX = 1, 1000
 NAME_MAX = 100
 GENDER_MAX = 50
 AGE_MIN, AGE_MAX = 0, 150
+# A token's subject, as the history and the idempotency keys store it (auth.py refuses a longer one).
+SUBJECT_MAX = 255
 # Ids are PostgreSQL `integer`s: anything larger can never name a row.
 ID_MAX = 2**31 - 1
 
@@ -48,12 +52,19 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
+# A casting: who plays in which movie, as whom (`character`) and where in the credits (`billing`, unique
+# within a movie; castings without one come after those with one). Both optional.
 movie_actors = Table(
     "movie_actors",
     Base.metadata,
     Column("movie_id", ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True),
     Column("actor_id", ForeignKey("actors.id", ondelete="CASCADE"), primary_key=True),
+    Column("character", String(CHARACTER_MAX),
+           CheckConstraint(f"length(character) BETWEEN 1 AND {CHARACTER_MAX}", name="character_length")),
+    Column("billing", SmallInteger,
+           CheckConstraint(f"billing BETWEEN {BILLING_MIN} AND {BILLING_MAX}", name="billing_range")),
     Index("ix_movie_actors_actor_id", "actor_id"),
+    Index("uq_movie_actors_movie_id_billing", "movie_id", "billing", unique=True),
 )
 
 
@@ -68,7 +79,7 @@ table_counts = Table(
 
 
 # One number that grows with every committed change to movies, actors or castings, bumped by the last
-# statement of each write transaction (transactions.py). A list's ETag is derived from it: a list
+# statement of each write transaction (casting/web/transactions.py). A list's ETag is derived from it: a list
 # revalidates with one indexed read, exactly, on every instance.
 catalogue_version = Table(
     "catalogue_version",
@@ -77,14 +88,23 @@ catalogue_version = Table(
     Column("version", BigInteger, nullable=False),
 )
 
+# Secrets the server makes for itself, one row each, made by a migration and shared by every instance on the
+# database: `cursors` signs list cursors (casting/catalogue/cursors.py).
+server_keys = Table(
+    "server_keys",
+    Base.metadata,
+    Column("name", String(32), primary_key=True),
+    Column("secret", LargeBinary, nullable=False),
+)
+
 IDEMPOTENCY_KEY_MAX = 255
 
-# The first outcome of each write sent with an Idempotency-Key, per token subject (idempotency.py),
+# The first outcome of each write sent with an Idempotency-Key, per token subject (casting/web/idempotency.py),
 # committed in the same transaction as the write.
 idempotency_keys = Table(
     "idempotency_keys",
     Base.metadata,
-    Column("subject", String(255), primary_key=True),
+    Column("subject", String(SUBJECT_MAX), primary_key=True),
     Column("key", String(IDEMPOTENCY_KEY_MAX), primary_key=True),
     Column("request_fingerprint", String(64), nullable=False),  # sha256 of method, path, query and body
     Column("status", Integer, nullable=False),
@@ -94,6 +114,8 @@ idempotency_keys = Table(
 )
 
 
+EDITOR_NAME_MAX = 200
+EDITOR_EMAIL_MAX = 320
 HISTORY_ACTIONS = ("created", "updated", "deleted", "cast", "uncast", "restored")
 RECORD_TYPES = ("movie", "actor")
 
@@ -102,14 +124,14 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
-# Every change made through the API, written in the same transaction as the change (history.py). No
+# Every change made through the API, written in the same transaction as the change (casting/catalogue/history.py). No
 # foreign key to the record: its history outlives it.
 history = Table(
     "history",
     Base.metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),  # SQLite: the rowid
     Column("at", DateTime(timezone=True), nullable=False),
-    Column("subject", String(255), nullable=False),
+    Column("subject", String(SUBJECT_MAX), nullable=False),
     Column("action", String(16), CheckConstraint(_one_of("action", HISTORY_ACTIONS), name="action"), nullable=False),
     Column("record_type", String(8), CheckConstraint(_one_of("record_type", RECORD_TYPES), name="record_type"),
            nullable=False),
@@ -117,9 +139,16 @@ history = Table(
     Column("before", JSON, nullable=True),
     Column("after", JSON, nullable=True),
     Column("request_id", String(128), nullable=False),
+    # Who made the change, as the token named them then (its name and email claims), when it did.
+    Column("editor_name", String(EDITOR_NAME_MAX), nullable=True),
+    Column("editor_email", String(EDITOR_EMAIL_MAX), nullable=True),
+    # An entry written because of a record on the other side (a cast, an uncast, a change to a casting): that
+    # record as it was then, and whether it was itself created, deleted or restored by the change.
+    Column("other", JSON, nullable=True),
     Index("ix_history_record", "record_type", "record_id", "id"),
     Index("ix_history_subject", "subject", "id"),
     Index("ix_history_at", "at"),
+    Index("ix_history_request_id", "request_id", "id"),  # an import's entries (migration 0010)
 )
 
 # SQLite would otherwise give the id of the newest record, once deleted, to the next one: a restored
@@ -183,6 +212,6 @@ def _sqlite_connection(dbapi_connection, _record):
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection):
     if connection.dialect.name == "sqlite":
-        # `BEGIN IMMEDIATE` for writes (transactions.py asks for it): the write lock is taken up front,
+        # `BEGIN IMMEDIATE` for writes (casting/web/transactions.py asks for it): the write lock is taken up front,
         # so what a write read stays true until it commits.
         connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get('sqlite_begin', '')}".strip())

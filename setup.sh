@@ -3,8 +3,8 @@
 # placeholders, then `source` it (or set the same names as Heroku config vars).
 # Never commit real values: no secret belongs in this file.
 #
-# Written by scripts/settings.py from config.SETTINGS: change the table there and run `make settings`,
-# never this file. Every variable the app (config.py) and gunicorn (gunicorn.conf.py) read is here
+# Written by scripts/settings.py from casting.config.SETTINGS: change the table there and run `make settings`,
+# never this file. Every variable the app (casting/config.py) and gunicorn (gunicorn.conf.py) read is here
 # (but Heroku's own DYNO); each value shown is the default unless marked as a placeholder.
 # docs/configuration.md describes them.
 
@@ -17,6 +17,23 @@ export APP_ENV=production
 #   PostgreSQL (Heroku Postgres sets it). Default: SQLite file instance/casting.db. PLACEHOLDER: put your
 #   own value.
 export DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DBNAME
+# DATABASE_CONNECTION_POOL_URL: a connection pooler in transaction mode in front of the database (Heroku's
+#   connection pooling sets it once attached as `DATABASE_CONNECTION_POOL`): the app serves through it, and
+#   the release phase's migrations use `DATABASE_URL`. Default: unset (connect to DATABASE_URL).
+export DATABASE_CONNECTION_POOL_URL=''
+# DATABASE_POOLED: `true` when `DATABASE_URL` itself is a pooler in transaction mode (PgBouncer beside the
+#   app): no session setting is sent at connect (set `statement_timeout` on the database role instead,
+#   docs/deployment.md). Default: false.
+export DATABASE_POOLED=false
+# DATABASE_FOLLOWER_URLS: read followers, comma-separated: each a `postgres://` URL or the name of the
+#   config var that holds one (Heroku's `HEROKU_POSTGRESQL_PINK_URL`); reads go to one that has replayed the
+#   reader's own writes. Default: none.
+export DATABASE_FOLLOWER_URLS=''
+# FOLLOWER_MAX_LAG_SECONDS: a follower further behind the primary than this (or unreachable, or not
+#   replaying) is taken out of rotation until it catches up. Default: 10.
+export FOLLOWER_MAX_LAG_SECONDS=10
+# FOLLOWER_CHECK_SECONDS: how often each process checks its followers' lag and version. Default: 1.
+export FOLLOWER_CHECK_SECONDS=1
 # DB_CONNECT_TIMEOUT_SECONDS: PostgreSQL connect timeout, in seconds. Default: 2.
 export DB_CONNECT_TIMEOUT_SECONDS=2
 # DB_STATEMENT_TIMEOUT_MS: PostgreSQL statement timeout of a request, in milliseconds (0: none; migrations
@@ -93,7 +110,8 @@ export BIND_HOST=''
 # TRUSTED_PROXY_COUNT: proxies in front whose `X-Forwarded-For`/`-Proto`/`-Port` entries are believed: 1
 #   behind one nginx, 0 when clients connect directly. Default: 1 on Heroku, 0 elsewhere.
 export TRUSTED_PROXY_COUNT=''
-# WEB_CONCURRENCY: gunicorn worker processes. Default: 2.
+# WEB_CONCURRENCY: gunicorn worker processes; while Redis is down each counts its share of a rate limit.
+#   Default: 2.
 export WEB_CONCURRENCY=2
 # GUNICORN_THREADS: threads per gunicorn worker: requests each worker serves at once. Default: 4.
 export GUNICORN_THREADS=4

@@ -14,7 +14,8 @@ from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from models import Actor, Movie, db, movie_actors
-from tests.helpers import assert_error, new_actor, new_movie, row_counts
+from tests.utils.asserters import assert_error
+from tests.utils.records import new_actor, new_movie, row_counts
 
 # --- health ---------------------------------------------------------------------------------
 
@@ -150,11 +151,12 @@ def test_cast_with_unknown_movie_or_actor_is_404(api, method):
     assert "actor" in assert_error(api(method, f"/movies/{movie['id']}/actors/999"), 404)["message"]
 
 
-def test_cast_takes_no_body(api, app):
+def test_a_cast_takes_a_role_or_no_body_and_an_uncast_takes_none(api, app):
     movie, actor = new_movie(api), new_actor(api)
     path = f"/movies/{movie['id']}/actors/{actor['id']}"
-    assert_error(api("PUT", path, json={"x": 1}), 400)
+    assert_error(api("PUT", path, json={"x": 1}), 422, "x")
     assert_error(api("PUT", path, data="x", content_type="text/plain"), 415)
+    assert_error(api("PUT", path, json=[1]), 400)
     assert row_counts(app)[2] == 0
     assert api("PUT", path).status_code == 200
     assert_error(api("DELETE", path, json={"x": 1}), 400)
@@ -305,16 +307,17 @@ def list_paths(app) -> list[bool]:
 
 
 def read_ids(app, kind: str, parent: int | None, portable: bool, **query) -> dict:
-    """One page through listing.read_page, as the route reads it: its ids and its cursors."""
-    import listing
-    from schemas import ActorListQuery, MovieListQuery
+    """One page through listing.page, as the route reads it: its ids and its cursors."""
+    from casting.catalogue import listing
+    from casting.catalogue.filters import LISTINGS
+    from casting.schemas.queries import ActorListQuery, MovieListQuery
 
     schema, path = (MovieListQuery, "/movies") if kind == "movies" else (ActorListQuery, "/actors")
     if parent is not None:
         path = f"/{'actors' if kind == 'movies' else 'movies'}/{parent}{path}"
     with app.test_request_context(path):
         params = schema.model_validate({name: str(value) for name, value in query.items()})
-        page, _ = listing.read_page(listing.LISTINGS[kind], params, parent, portable=portable)
+        page = json.loads(listing.page(LISTINGS[kind], params, parent, portable=portable).body)
     return {"ids": [row["id"] for row in page[kind]], "total": page["total"], "page": page["page"],
             "next": page["next_cursor"], "prev": page["prev_cursor"]}
 
@@ -836,9 +839,10 @@ def test_postgresql_list_path_matches_the_portable_one(app, catalogue, movies_qu
                                                        actors_shown):
     """On PostgreSQL lists are built by one SQL statement; it must say exactly what the row path says,
     and the connection it ran on in autocommit goes back to the pool as it was."""
-    import listing
-    import transactions
-    from schemas import ActorListQuery, MovieListQuery
+    from casting.catalogue import listing
+    from casting.catalogue.filters import ACTORS, MOVIES
+    from casting.schemas.queries import ActorListQuery, MovieListQuery
+    from casting.web import transactions
 
     def parse(schema, query):
         return schema.model_validate(dict(pair.split("=") for pair in query.replace("%25", "%").split("&") if pair))
@@ -847,30 +851,32 @@ def test_postgresql_list_path_matches_the_portable_one(app, catalogue, movies_qu
         if db.engine.dialect.name != "postgresql":
             pytest.skip("the single-statement path exists only on PostgreSQL")
     movies, actors = parse(MovieListQuery, movies_query), parse(ActorListQuery, actors_query)
-    for kind, params, parent, (labels, total) in ((listing.MOVIES, movies, movies.actor_id, movies_shown),
-                                                  (listing.ACTORS, actors, actors.movie_id, actors_shown)):
+    for kind, params, parent, (labels, total) in ((MOVIES, movies, movies.actor_id, movies_shown),
+                                                  (ACTORS, actors, actors.movie_id, actors_shown)):
         with app.test_request_context():
-            single = listing.read_page(kind, params, parent)
+            single = listing.page(kind, params, parent)
             used = transactions.reader().connection.dbapi_connection
             assert used.autocommit is True
         assert used.autocommit is False  # reset when the connection went back to the pool
         with app.test_request_context():
-            assert single == listing.read_page(kind, params, parent, portable=True)
-        label = "title" if kind is listing.MOVIES else "name"
-        assert ([row[label] for row in single[0][kind.key]], single[0]["total"]) == (labels, total)
+            portable = listing.page(kind, params, parent, portable=True)
+        assert json.loads(single.body) == json.loads(portable.body) and single.version == portable.version
+        label = "title" if kind is MOVIES else "name"
+        shown = json.loads(single.body)
+        assert ([row[label] for row in shown[kind.key]], shown["total"]) == (labels, total)
 
 
 @pytest.mark.parametrize("listing,path", [("movies", "/movies?q=ice"), ("actors", "/actors?q=pine")])
 def test_search_can_use_the_trigram_index_on_postgresql(app, api, catalogue, listing, path):
     """`q=` (ILIKE '%term%', escaped) is served by migration 0003's GIN trigram index, not a whole-table read."""
-    import listing as lists
+    from casting.catalogue import postgres_page
 
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("pg_trgm exists only on PostgreSQL")
     assert api("GET", path).json["total"] >= 1
     with app.test_request_context():
-        statement = lists.page_statement(listing, "id", ("q",))
+        statement = postgres_page.page_statement(listing, "id", ("q",))
         compiled = statement.compile(dialect=db.engine.dialect)
         connection = db.session.connection()
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
@@ -925,12 +931,12 @@ def test_the_database_indexes_castings_by_actor(app):
 
 
 def test_one_description_of_a_record_feeds_every_read():
-    """schemas.py's public shapes are the one description of a record: the columns every read takes
+    """casting/schemas/responses.py's public shapes are the one description of a record: the columns every read takes
     (records.Side) and the summaries each side shows of the other come from them."""
-    import records
-    import schemas
+    from casting.catalogue import records
+    from casting.schemas import responses
 
-    for side, public, summary in ((records.MOVIE, schemas.MoviePublic, schemas.MovieSummary),
-                                  (records.ACTOR, schemas.ActorPublic, schemas.ActorSummary)):
-        assert ("id", *side.fields, side.embedded) == tuple(public.model_fields)
-        assert ("id", side.label) == tuple(summary.model_fields)
+    for side, public, summary in ((records.MOVIE, responses.MoviePublic, responses.MovieSummary),
+                                  (records.ACTOR, responses.ActorPublic, responses.ActorSummary)):
+        assert ("id", *side.fields, side.embedded, "character", "billing") == tuple(public.model_fields)
+        assert ("id", side.label, "character", "billing") == tuple(summary.model_fields)

@@ -138,13 +138,13 @@ fi
 
 # schemathesis: every default check (server errors, undocumented statuses, response schemas,
 # positive/negative data, unsupported methods...) in all its phases, stateful included, following the
-# document's links; a bounded number of examples per operation. Settings in schemathesis.toml.
+# document's links; a bounded number of examples per operation. Settings in .ci/schemathesis.toml.
 # A fixed seed by default, so that CI judges the tree it is given, the same way every run (a new
 # finding shows up when the code or the document changes). `make fuzz` explores: FUZZ_SEED=random
 # draws a fresh seed per run (printed, for `--seed` replays) and FUZZ_SCALE multiplies the examples.
 FUZZ_SEED=${FUZZ_SEED:-20261122}
 FUZZ_SCALE=${FUZZ_SCALE:-1}
-# The producer's run may not see a 401 or 403 for a valid request (schemathesis.toml); the others may
+# The producer's run may not see a 401 or 403 for a valid request (.ci/schemathesis.toml); the others may
 # (.ci/schemathesis-limited.toml).
 schemathesis_run() {
   local label=$1 config=$2 examples=$(( $3 * FUZZ_SCALE )) seed=()
@@ -172,7 +172,7 @@ schemathesis_run() {
   echo "schemathesis ($label): $cases"
 }
 limited=.ci/schemathesis-limited.toml
-if ! schemathesis_run "executive producer" schemathesis.toml 25 -H "Authorization: Bearer $PRODUCER_TOKEN"; then
+if ! schemathesis_run "executive producer" .ci/schemathesis.toml 25 -H "Authorization: Bearer $PRODUCER_TOKEN"; then
   failed+=("schemathesis (producer)")
 fi
 if ! schemathesis_run "casting director" "$limited" 10 -H "Authorization: Bearer $DIRECTOR_TOKEN"; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The OpenAPI document through two linters API teams use, each with its stock rules (redocly.yaml,
-# .spectral.yaml): Redocly CLI (recommended) and Spectral (spectral:oas). Any error or warning fails, and so
+# The OpenAPI document through two linters API teams use, each with its stock rules (.ci/redocly.yaml,
+# .ci/spectral.yaml): Redocly CLI (recommended) and Spectral (spectral:oas). Any error or warning fails, and so
 # does a problem Redocly was told to ignore. Lints the committed openapi.json (test_openapi.py checks that it
 # is what the app serves) and the variant a PUBLIC_READS=true deployment serves.
 # Needs .venv (make install) and node_modules (npm ci). Called by .ci/run; by hand: bash .ci/openapi-lint.sh
@@ -34,8 +34,8 @@ PY
 failed=0
 for document in openapi.json "$workdir/openapi-public-reads.json"; do
   name=$(basename "$document")
-  npx --no-install redocly lint --format json "$document" >"$workdir/redocly.json" 2>"$workdir/redocly.err" || true
-  npx --no-install spectral lint --format json --quiet --fail-severity hint "$document" \
+  npx --no-install redocly lint --config .ci/redocly.yaml --format json "$document" >"$workdir/redocly.json" 2>"$workdir/redocly.err" || true
+  npx --no-install spectral lint --ruleset .ci/spectral.yaml --format json --quiet --fail-severity hint "$document" \
     --output "$workdir/spectral.json" 2>"$workdir/spectral.err" || true
   for linter in redocly spectral; do
     if ! read -r errors warnings other < <(count "$linter" "$workdir/$linter.json" 2>/dev/null); then
@@ -48,9 +48,9 @@ for document in openapi.json "$workdir/openapi-public-reads.json"; do
     if [ "$errors" != 0 ] || [ "$warnings" != 0 ] || [ "$other" != 0 ]; then
       failed=1
       if [ "$linter" = redocly ]; then
-        npx --no-install redocly lint "$document" 2>&1 | grep -v '[║╔╚]' || true
+        npx --no-install redocly lint --config .ci/redocly.yaml "$document" 2>&1 | grep -v '[║╔╚]' || true
       else
-        npx --no-install spectral lint --fail-severity hint "$document" || true
+        npx --no-install spectral lint --ruleset .ci/spectral.yaml --fail-severity hint "$document" || true
       fi
     fi
   done

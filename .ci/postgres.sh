@@ -5,7 +5,7 @@
 # Each run gets a role and a database of its own, both named casting_ci_<epoch>_<pid>, so two runs
 # on one machine (two clones, `make fuzz` beside `.ci/run`) never change each other's password or
 # drop each other's database. Leftovers of runs that started more than three hours ago (CI gives a
-# run 90 minutes) are dropped, with the scratch databases their test_production.py may have left.
+# run 90 minutes) are dropped, with the scratch databases their tests may have left (a worker's own, the deployment tests').
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -45,7 +45,8 @@ for role in $(psql_admin -tA -c "SELECT rolname FROM pg_roles
   psql_admin -c "DROP ROLE IF EXISTS \"$role\"" 2>/dev/null || echo "left role $role alone (it still owns something)"
 done
 
-# CREATEDB: test_production.py makes scratch databases of its own next to this one.
+# CREATEDB: each pytest-xdist worker of `make test` makes a database of its own next to this one (<name>_gw0...),
+# and the deployment tests make scratch databases of their own.
 psql_admin -c "CREATE ROLE \"$name\" LOGIN CREATEDB PASSWORD '$password'"
 psql_admin -c "CREATE DATABASE \"$name\" OWNER \"$name\""
 echo "TEST_DATABASE_URL=postgresql://$name:$password@127.0.0.1:5432/$name" > postgres.env

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Make sure Redis answers on 127.0.0.1:6379 (test_production.py shares one Redis between two gunicorn
-# instances there). Already answering: nothing to do. Otherwise install Debian's redis-server when it
-# is missing and start it on loopback, without persistence. Under CI=true, fail if it still does not
+# Make sure Redis answers on 127.0.0.1:6379 (tests/deployment/test_shared_instances.py shares one Redis
+# between two gunicorn instances there). Already answering: nothing to do. Otherwise install Debian's
+# redis-server when it is missing and start it on loopback, without persistence. Under CI=true, fail if it still does not
 # answer; elsewhere warn (the Redis tests then skip).
 set -euo pipefail
 

@@ -18,7 +18,7 @@ const SETTINGS = {
   DASHBOARD_URLS: "the dashboard's addresses, comma-separated (e.g. https://casting-agency.herokuapp.com)",
 };
 const MANAGED = ['resourceServers', 'roles', 'clients'];
-// The rule dashboard.py applies to the app's AUTH0_DOMAIN.
+// The rule casting/dashboard/views.py applies to the app's AUTH0_DOMAIN.
 const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?$/;
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import (  # noqa: E402
+from scenarios import (  # noqa: E402
     ACTORS,
     ANY_PAGE,
     BROAD,
@@ -219,10 +219,6 @@ def write(results: dict, markdown_path: Path, png_path: Path) -> None:
     lines += ["", "`any page (1..size/20)`: random pages over the whole list (1..5,000 at 100k, 1..50,000 at 1M); "
               "pgbench rows are transactions per second of one SQL statement each. Load times: "
               + "; ".join(f"{row['size']:,} movies {row['load_seconds']} s" for row in results["rows"]) + "."]
-    remeasured = [f"{row['size']:,}: {name}" for row in results["rows"] for name in row["remeasured"]]
-    if remeasured:
-        lines += ["", "Measured twice (below its floor the first time; the better run is shown): "
-                  + "; ".join(remeasured) + "."]
     counted = next((row["statements"] for row in reversed(results["rows"]) if row.get("statements")), None)
     if counted:
         lines += ["", "SQL statements per request of every counted path (in-process, the second of two identical "

@@ -1,4 +1,4 @@
-"""Writes the settings' descriptions from config.SETTINGS, the one table of them: the table in
+"""Writes the settings' descriptions from casting.config.SETTINGS, the one table of them: the table in
 docs/configuration.md, setup.sh and app.json's "env".
 
     .venv/bin/python scripts/settings.py           # write the three (`make settings`)
@@ -19,12 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config import OMIT, SETTINGS, UNSET, Setting  # noqa: E402
+from casting.config import OMIT, SETTINGS, UNSET, Setting  # noqa: E402
 
 CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
 SETUP_SH = ROOT / "setup.sh"
 APP_JSON = ROOT / "app.json"
-TABLE_BEGIN = "<!-- The settings' table: written by scripts/settings.py from config.SETTINGS (edit them there) -->"
+TABLE_BEGIN = ("<!-- The settings' table: written by scripts/settings.py from casting.config.SETTINGS "
+               "(edit them there) -->")
 TABLE_END = "<!-- end of the settings' table -->"
 
 SETUP_HEADER = """\
@@ -33,8 +34,8 @@ SETUP_HEADER = """\
 # placeholders, then `source` it (or set the same names as Heroku config vars).
 # Never commit real values: no secret belongs in this file.
 #
-# Written by scripts/settings.py from config.SETTINGS: change the table there and run `make settings`,
-# never this file. Every variable the app (config.py) and gunicorn (gunicorn.conf.py) read is here
+# Written by scripts/settings.py from casting.config.SETTINGS: change the table there and run `make settings`,
+# never this file. Every variable the app (casting/config.py) and gunicorn (gunicorn.conf.py) read is here
 # (but Heroku's own DYNO); each value shown is the default unless marked as a placeholder.
 # docs/configuration.md describes them.
 """
@@ -134,9 +135,10 @@ def main() -> int:
     if args.check:
         out_of_date = stale()
         if out_of_date:
-            print(f"not what config.SETTINGS makes: {', '.join(out_of_date)}; run `make settings`", file=sys.stderr)
+            print(f"not what casting.config.SETTINGS makes: {', '.join(out_of_date)}; run `make settings`",
+                  file=sys.stderr)
             return 1
-        print("docs/configuration.md, setup.sh and app.json match config.SETTINGS")
+        print("docs/configuration.md, setup.sh and app.json match casting.config.SETTINGS")
         return 0
     for path, text in rendered().items():
         if path.read_text() != text:

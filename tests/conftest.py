@@ -1,5 +1,8 @@
 """Fixtures of the tests that start real things: gunicorn servers, Chromium, scratch PostgreSQL databases,
-Redis, and a stand-in for an Auth0 tenant's key set. The app in process is the root conftest.py's."""
+Redis, and a stand-in for an Auth0 tenant's key set. The app in process is the root conftest.py's.
+
+When a test fails, its report ends with the last lines of the log of every server that wrote to it while the test
+ran (tests.utils.processes.LogFile); nothing of them is printed for a test that passes."""
 
 from __future__ import annotations
 
@@ -17,27 +20,55 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-import config
-from local_issuer import LOCAL_AUDIENCE, LocalIssuer
-from tests.helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    FALLBACK_ADMIN_URL,
-    LIVE_SETTINGS,
-    Fleet,
-    JwksServer,
-    PostgresAdmin,
-    pem,
-    start_gunicorn,
-    unavailable,
-)
-
-REDIS_DB = 7
+from casting import config
+from casting.tokens.local_issuer import LOCAL_AUDIENCE, LocalIssuer
+from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.utils.environment import unavailable
+from tests.utils.gunicorn import LIVE_SETTINGS, Fleet, start_gunicorn
+from tests.utils.jwks_server import JwksServer
+from tests.utils.postgres import FALLBACK_ADMIN_URL, PostgresAdmin
+from tests.utils.processes import REPORT_LINES, LogFile
+from tests.utils.tokens import pem
 
 
-@pytest.fixture(scope="module")
+def redis_db() -> int:
+    """The Redis database of this run's process: 7, or under pytest-xdist 7 plus the worker's number, within 7..15.
+    A flock (`exclusive`) keeps any two users of one database apart, across workers and across runs."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    number = int(worker[2:]) if worker[:2] == "gw" and worker[2:].isdigit() else 0
+    return 7 + number % 9
+
+
+REDIS_DB = redis_db()
+TEST_STARTED = pytest.StashKey[tuple[float, float]]()
+LOGS_SHOWN = pytest.StashKey[set]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    now = time.monotonic()
+    item.stash[TEST_STARTED] = now, time.time()
+    LogFile.forget_closed_before(now)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report (setup, call or teardown) gets the last lines of each log written while it ran."""
+    report = yield
+    if report.failed:
+        shown = item.stash.setdefault(LOGS_SHOWN, set())
+        started, started_at = item.stash.get(TEST_STARTED, (0.0, 0.0))
+        for log in LogFile.open_during(started, time.monotonic()):
+            if log.path not in shown and log.written_since(started_at):
+                shown.add(log.path)
+                report.sections.append((f"{log.name}: the last {REPORT_LINES} lines of {log.path}", log.last_lines()))
+    return report
+
+
+@pytest.fixture(scope="session")
 def chromium():
-    """Debian's Chromium under Playwright, one per test module; CI must have it (.ci/run installs it)."""
+    """Debian's Chromium under Playwright, one per test process (each pytest-xdist worker), started by the first
+    test that asks for it; CI must have it (.ci/run installs it)."""
     if not shutil.which(CHROMIUM):
         if os.environ.get("CI") == "true":
             pytest.fail("CI needs Debian's chromium (.ci/run installs it)")
@@ -50,10 +81,11 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def gunicorn(_schema, database_url, signing_key, tmp_path_factory):
     """The app under gunicorn on the suite's database (the schema it migrated), trusting the suite's
-    local-issuer key; one server per test module that asks for it."""
+    local-issuer key; one server per test process (each pytest-xdist worker), started by the first test that asks
+    for it. The `app` fixture empties the tables after each test."""
     server = start_gunicorn(tmp_path_factory.mktemp("gunicorn"), "gunicorn", DATABASE_URL=database_url,
                             LOCAL_ISSUER_PRIVATE_KEY=pem(signing_key), **LIVE_SETTINGS)
     yield server

@@ -1,144 +1,45 @@
-"""Authentication and authorisation, end to end with real RS256 tokens (the verifier is never patched).
+"""Authentication and authorisation (the root's auth.py), end to end with real RS256 tokens (the verifier is never
+patched): the RBAC matrix of the contract, token attacks and malformed headers, the verifier's cache of verified
+tokens, and PUBLIC_READS.
 
-The RBAC matrix of the contract, token attacks, the JWKS cache against a real
-HTTP server, the production guard, the `flask token` command and PUBLIC_READS.
+The issuer's key set (casting/tokens/jwks.py) and the local issuer with `flask token` have their tests in tests/tokens/;
+the production guard of the Auth0 settings is in tests/test_config.py.
 """
+
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
-import os
 import re
 import secrets
-import stat
-import subprocess
-import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 import auth
-import config
-import errors
-import jwks
-import local_issuer
-from app import create_app
-from models import db
-from tests.helpers import ROLES, ROOT, JwksServer, assert_error, jwks_document, new_rsa_key, pem
-
-# The permission table of docs/api.md, written out independently of roles.ROLE_PERMISSIONS.
-READS = {"get:movies", "get:actors"}
-DIRECTOR = READS | {"post:actors", "patch:actors", "delete:actors", "patch:movies", "get:history"}
-CONTRACT = {
-    "casting-assistant": READS,
-    "casting-director": DIRECTOR,
-    "executive-producer": DIRECTOR | {"post:movies", "delete:movies"},
-}
-JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-AUTH_ENV = ("AUTH0_DOMAIN", "API_AUDIENCE", "JWKS_URL", "TOKEN_ISSUER", "APP_ENV", "DYNO", "PUBLIC_READS",
-            "LOCAL_ISSUER_PRIVATE_KEY", "DATABASE_URL")
-
-
-# --- minting tokens by hand, so that any header or claim can be bent -------------------------
-
-DROP = object()  # a claim or header value that means "leave this out"
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64json(value) -> str:
-    return b64url(json.dumps(value, separators=(",", ":")).encode())
-
-
-def rs256(header: dict, payload, key: rsa.RSAPrivateKey) -> str:
-    signing_input = f"{b64json(header)}.{b64json(payload)}"
-    return f"{signing_input}.{b64url(key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()))}"
-
-
-def hs256(header: dict, payload, secret: bytes) -> str:
-    """PyJWT refuses an HMAC secret that looks like a public key, so the forgery is built by hand."""
-    signing_input = f"{b64json(header)}.{b64json(payload)}"
-    return f"{signing_input}.{b64url(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())}"
-
-
-def unsigned(header: dict, payload) -> str:
-    return f"{b64json(header)}.{b64json(payload)}."
-
-
-def changed(base: dict, changes: dict) -> dict:
-    result = dict(base)
-    for name, value in changes.items():
-        if value is DROP:
-            result.pop(name, None)
-        else:
-            result[name] = value
-    return result
-
-
-class Minter:
-    """RS256 tokens for one issuer: `claims()` and `header()` take changes, DROP removes an entry."""
-
-    def __init__(self, key: rsa.RSAPrivateKey, kid: str, issuer: str, audience: str):
-        self.key, self.kid, self.issuer, self.audience = key, kid, issuer, audience
-
-    def claims(self, role: str = "executive-producer", **changes) -> dict:
-        now = int(time.time())
-        # A fresh jti makes every token unique, so none is answered from the verifier's cache of verified tokens.
-        base = {"iss": self.issuer, "sub": f"test|{role}", "aud": self.audience, "iat": now, "exp": now + 600,
-                "jti": secrets.token_hex(8), "permissions": sorted(CONTRACT[role])}
-        return changed(base, changes)
-
-    def header(self, **changes) -> dict:
-        return changed({"alg": "RS256", "typ": "JWT", "kid": self.kid}, changes)
-
-    def token(self, role: str = "executive-producer", *, header: dict | None = None,
-              key: rsa.RSAPrivateKey | None = None, **changes) -> str:
-        return rs256(self.header(**(header or {})), self.claims(role, **changes), key or self.key)
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
-
-
-def assert_invalid_token(response) -> None:
-    assert_error(response, 401)
-    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"'), response.headers
-
-
+from tests.utils.asserters import assert_error, assert_invalid_token
+from tests.utils.tokens import (
+    CONTRACT,
+    DROP,
+    ROLES,
+    FakeClock,
+    Minter,
+    b64json,
+    bearer,
+    hs256,
+    new_rsa_key,
+    rs256,
+    unsigned,
+)
 
 
 @pytest.fixture(scope="module")
 def other_key() -> rsa.RSAPrivateKey:
     return new_rsa_key()
-
-
-@pytest.fixture
-def minter(issuer, signing_key) -> Minter:
-    """Tokens the app's local issuer would accept, minted independently of LocalIssuer.mint."""
-    return Minter(signing_key, issuer.kid, issuer.issuer, issuer.audience)
-
-
-@pytest.fixture
-def built_apps(app):
-    """Apps built in a test with make_app; their pools are closed before `app` empties the tables."""
-    apps = []
-    yield apps
-    for built in apps:
-        with built.app_context():
-            db.engine.dispose()
 
 
 # --- 1. the RBAC matrix -------------------------------------------------------------------
@@ -153,7 +54,11 @@ ENDPOINTS = [
     ("GET", "/movies/{movie}/actors", "get:actors", None, 200),
     ("PUT", "/movies/{movie}/actors/{actor}", "patch:movies", None, 200),
     ("DELETE", "/movies/{movie}/actors/{actor}", "patch:movies", None, 200),
+    ("PUT", "/movies/{movie}/cast", "patch:movies", {"cast": []}, 200),
+    ("GET", "/movies/export", "get:movies", None, 200),
+    ("GET", "/castings/export", "get:movies", None, 200),
     ("GET", "/actors", "get:actors", None, 200),
+    ("GET", "/actors/export", "get:actors", None, 200),
     ("POST", "/actors", "post:actors", {"name": "New Actor", "age": 30, "gender": "female"}, 201),
     ("GET", "/actors/{actor}", "get:actors", None, 200),
     ("PATCH", "/actors/{actor}", "patch:actors", {"age": 46}, 200),
@@ -165,7 +70,8 @@ ENDPOINTS = [
     ("POST", "/movies/{deleted_movie}/restore", "delete:movies", None, 201),
     ("POST", "/actors/{deleted_actor}/restore", "delete:actors", None, 201),
 ]
-GETS = [(method, path) for method, path, *_ in ENDPOINTS if method == "GET"]
+# The JSON reads (the exports' files have tests of their own, tests/api/test_exports.py, PUBLIC_READS included).
+GETS = [(method, path) for method, path, *_ in ENDPOINTS if method == "GET" and not path.endswith("/export")]
 WRITES = [(method, path, body) for method, path, _, body, _ in ENDPOINTS if method != "GET"]
 
 
@@ -209,8 +115,11 @@ def test_rbac_matrix(client, headers, producer, rows, role, method, path, permis
         assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
         assert permission in response.json["message"]
     else:
-        assert response.status_code == success, response.get_data(as_text=True)
-        assert response.json["success"] is True
+        assert response.status_code == success, response.get_data(as_text=True)[:500]
+        if response.mimetype == "application/json":
+            assert response.json["success"] is True
+        else:  # an export's file, read to its end line
+            assert response.get_data(as_text=True).rstrip().splitlines()[-1].startswith("#end,")
         assert "WWW-Authenticate" not in response.headers
         return
     assert catalogue(client, producer, rows) == before, "a refused request changed something"
@@ -424,437 +333,7 @@ def test_the_longest_token_lifetime_is_a_setting(make_app, built_apps, minter):
     assert refused.json["message"] == "token lifetime (exp - iat) is longer than the 3600 seconds allowed"
 
 
-def test_local_issuer_tokens_and_independent_tokens_agree(client, issuer, minter):
-    """LocalIssuer.mint and the hand-built tokens are interchangeable: both pass the same verifier."""
-    for token in (issuer.mint("casting-assistant"), minter.token("casting-assistant")):
-        assert client.get("/actors", headers=bearer(token)).status_code == 200
-        assert client.post("/actors", headers=bearer(token), json={}).status_code == 403
-
-
-# --- 3. the JWKS cache over real HTTP --------------------------------------------------------
-
-REMOTE_ISSUER = "https://test.invalid/"
-REMOTE_AUDIENCE = "https://casting-api"
-@pytest.fixture(scope="module")
-def remote_key() -> rsa.RSAPrivateKey:
-    return new_rsa_key()
-
-
-@pytest.fixture
-def jwks_servers():
-    """start(port=0) -> a running JwksServer; every one is shut down at teardown."""
-    servers: list[JwksServer] = []
-
-    def start(port: int = 0) -> JwksServer:
-        servers.append(JwksServer(port))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
-def remote_app(make_app, built_apps):
-    """remote_app(server_url, cooldown, ttl) -> an app that trusts Auth0-style tokens from that JWKS URL."""
-
-    def build(url: str, cooldown: float = 30, ttl: float = 600):
-        built = make_app(AUTH0_DOMAIN="test.invalid", API_AUDIENCE=REMOTE_AUDIENCE, JWKS_URL=url,
-                         TOKEN_ISSUER=REMOTE_ISSUER, JWKS_COOLDOWN_SECONDS=cooldown, JWKS_TTL_SECONDS=ttl,
-                         JWKS_TIMEOUT_SECONDS=1)
-        assert built.extensions["local_issuer"] is None
-        built_apps.append(built)
-        return built
-
-    return build
-
-
-def remote_minter(key: rsa.RSAPrivateKey, kid: str) -> Minter:
-    return Minter(key, kid, REMOTE_ISSUER, REMOTE_AUDIENCE)
-
-
-def wait_for_background_refresh(timeout: float = 5) -> None:
-    for thread in [t for t in threading.enumerate() if t.name == "jwks-refresh"]:
-        thread.join(timeout)
-        assert not thread.is_alive(), "the background JWKS refresh did not finish"
-
-
-def test_keys_are_fetched_once_and_cached(jwks_servers, remote_app, remote_key):
-    server = jwks_servers()
-    server.keys["key-1"] = remote_key
-    client = remote_app(server.url).test_client()
-    m = remote_minter(remote_key, "key-1")
-    for role in ROLES * 10:
-        assert client.get("/movies", headers=bearer(m.token(role))).status_code == 200
-    assert client.post("/movies", headers=bearer(m.token("casting-assistant")), json={}).status_code == 403
-    assert server.fetches == 1
-
-
-def test_a_rotated_key_is_accepted_after_exactly_one_refresh(jwks_servers, remote_app, remote_key):
-    server = jwks_servers()
-    server.keys["key-1"] = remote_key
-    client = remote_app(server.url, cooldown=0.2).test_client()
-    assert client.get("/movies", headers=bearer(remote_minter(remote_key, "key-1").token())).status_code == 200
-
-    rotated = new_rsa_key()
-    server.keys["key-2"] = rotated
-    time.sleep(0.3)  # past the cool-down that follows the first fetch
-    for _ in range(5):
-        response = client.get("/movies", headers=bearer(remote_minter(rotated, "key-2").token()))
-        assert response.status_code == 200, response.get_data(as_text=True)
-    assert client.get("/movies", headers=bearer(remote_minter(remote_key, "key-1").token())).status_code == 200
-    assert server.fetches == 2
-
-
-def test_a_flood_of_unknown_kids_cannot_hammer_the_issuer(jwks_servers, remote_app, remote_key):
-    """50 tokens with random kids, sent concurrently, cost at most one refresh inside the cool-down."""
-    server = jwks_servers()
-    server.keys["key-1"] = remote_key
-    flask_app = remote_app(server.url, cooldown=30)
-
-    def attempt(_):
-        token = remote_minter(remote_key, secrets.token_urlsafe(12)).token()
-        return flask_app.test_client().get("/movies", headers=bearer(token))
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(pool.map(attempt, range(50)))
-    for response in responses:
-        assert_invalid_token(response)
-    assert server.fetches <= 2
-    good = flask_app.test_client().get("/movies", headers=bearer(remote_minter(remote_key, "key-1").token()))
-    assert good.status_code == 200
-    assert server.fetches <= 2
-
-
-def test_issuer_down_at_start_is_a_quick_503_and_recovers(jwks_servers, remote_app, remote_key):
-    server = jwks_servers()
-    port = server.port
-    server.stop()  # the port is closed: nothing was ever fetched
-    flask_app = remote_app(server.url, cooldown=1)  # a failed first fetch is tried again 0.5 s later
-    client = flask_app.test_client()
-    token = remote_minter(remote_key, "key-1").token()
-
-    for _ in range(3):
-        response, _ = answer_within(10, lambda: client.get("/movies", headers=bearer(token)))
-        assert_error(response, 503)
-        assert response.headers["Retry-After"].isdigit()
-    # Within the back-off the three requests caused a single attempt: none waited for another.
-    assert flask_app.extensions["token_verifier"].keys.fetch_count == 1
-
-    revived = jwks_servers(port)
-    revived.keys["key-1"] = remote_key
-    time.sleep(0.6)  # past the back-off
-    response = client.get("/movies", headers=bearer(token))
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert revived.fetches == 1
-
-
-@pytest.mark.parametrize("status,body", [
-    (500, b'{"error": "oops"}'), (200, b"<html>not json</html>"), (200, b'{"keys": "nope"}'), (200, b"[]"),
-], ids=["http-500", "not-json", "keys-not-a-list", "not-an-object"])
-def test_a_broken_jwks_document_at_start_is_a_503(jwks_servers, remote_app, remote_key, status, body):
-    server = jwks_servers()
-    server.status, server.body = status, body
-    response = remote_app(server.url).test_client().get(
-        "/movies", headers=bearer(remote_minter(remote_key, "key-1").token()))
-    assert_error(response, 503)
-    assert "Retry-After" in response.headers
-
-
-def test_a_failed_refresh_keeps_the_last_good_keys(jwks_servers, remote_app, remote_key):
-    server = jwks_servers()
-    server.keys["key-1"] = remote_key
-    client = remote_app(server.url, cooldown=0.05, ttl=0.1).test_client()
-    m = remote_minter(remote_key, "key-1")
-    assert client.get("/movies", headers=bearer(m.token())).status_code == 200
-    server.stop()
-
-    for _ in range(3):
-        time.sleep(0.15)  # the keys are stale: each request starts a background refresh, which fails
-        assert client.get("/movies", headers=bearer(m.token())).status_code == 200
-        wait_for_background_refresh()
-    # An unknown kid while the issuer is down is a 401, not a 503: keys are known, this one is not among them.
-    time.sleep(0.1)
-    assert_invalid_token(client.get("/movies", headers=bearer(remote_minter(remote_key, "key-9").token())))
-    assert client.get("/movies", headers=bearer(m.token())).status_code == 200
-    wait_for_background_refresh()
-
-
-def test_keys_that_are_not_rs256_signing_keys_are_ignored(jwks_servers, remote_app, remote_key):
-    server = jwks_servers()
-    jwk = json.loads(RSAAlgorithm.to_jwk(remote_key.public_key()))
-    server.body = json.dumps({"keys": [
-        {**jwk, "kid": "enc", "use": "enc"}, {**jwk, "kid": "rs512", "alg": "RS512"}, {**jwk, "kid": "good"},
-    ]}).encode()
-    client = remote_app(server.url).test_client()
-    assert client.get("/movies", headers=bearer(remote_minter(remote_key, "good").token())).status_code == 200
-    for kid in ("enc", "rs512"):
-        assert_invalid_token(client.get("/movies", headers=bearer(remote_minter(remote_key, kid).token())))
-
-
-def answer_within(seconds: float, call):
-    """call() in a thread: its result and how long it took; the test fails (instead of hanging) past `seconds`."""
-    outcome: dict = {}
-
-    def run():
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            outcome["error"] = exc
-
-    started = time.monotonic()
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"no answer within {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"], time.monotonic() - started
-
-
-@pytest.mark.parametrize("headers_too", [False, True], ids=["slow-body", "slow-headers"])
-def test_an_issuer_dripping_bytes_is_a_503_within_the_timeout(jwks_servers, remote_app, remote_key, headers_too):
-    """One byte every 0.5 s never trips a per-read timeout: the fetch must be bounded in wall-clock time."""
-    server = jwks_servers()
-    server.keys["key-1"] = remote_key
-    server.drip, server.drip_headers = 0.5, headers_too
-    flask_app = remote_app(server.url, cooldown=30)  # JWKS_TIMEOUT_SECONDS=1
-    keys = flask_app.extensions["token_verifier"].keys
-    token = remote_minter(remote_key, "key-1").token()
-    dripping = len(json.dumps(server.document())) * server.drip
-    assert dripping > 100  # what a fetch bounded per read only would take
-
-    # Bounded by the 1 s timeout, with room for a busy machine, and far below the whole drip.
-    response, seconds = answer_within(15, lambda: flask_app.test_client().get("/movies", headers=bearer(token)))
-    assert_error(response, 503)
-    assert "Retry-After" in response.headers
-    assert seconds < 10, f"the 503 took {seconds:.1f} s"
-    assert keys.fetch_count == 1
-    # Inside the cool-down the next request does not ask the issuer at all.
-    response, _ = answer_within(15, lambda: flask_app.test_client().get("/movies", headers=bearer(token)))
-    assert_error(response, 503)
-    assert keys.fetch_count == 1
-    assert server.fetches == 1
-
-
-def test_a_refresh_from_a_dripping_issuer_keeps_the_last_good_keys(jwks_servers, remote_app, remote_key):
-    server = jwks_servers()
-    server.keys["key-1"] = remote_key
-    flask_app = remote_app(server.url, cooldown=0.2)
-    client = flask_app.test_client()
-    good = remote_minter(remote_key, "key-1")
-    assert client.get("/movies", headers=bearer(good.token())).status_code == 200
-
-    server.drip = 0.5
-    time.sleep(0.3)  # past the cool-down: an unknown kid now makes one refresh, which drips
-    unknown = remote_minter(remote_key, "key-2").token()
-    # Bounded by the 1 s timeout (the whole drip takes minutes), with room for a busy machine.
-    response, seconds = answer_within(15, lambda: flask_app.test_client().get("/movies", headers=bearer(unknown)))
-    assert_invalid_token(response)  # keys are known, this one is not among them
-    assert seconds < 10, f"the answer took {seconds:.1f} s"
-    assert client.get("/movies", headers=bearer(good.token())).status_code == 200
-    assert flask_app.extensions["token_verifier"].keys.fetch_count == 2
-
-
-@pytest.mark.parametrize("content_length", [True, False], ids=["declared-length", "read-until-close"])
-@pytest.mark.parametrize("size,status", [(400 * 1024, 200), (600 * 1024, 503)], ids=["400KiB", "600KiB"])
-def test_a_jwks_document_over_512_kib_is_refused(jwks_servers, remote_app, remote_key, content_length, size, status):
-    """The body is capped while it is read (a missing or lying Content-Length changes nothing)."""
-    document = jwks_document({"key-1": remote_key})
-    compact = json.dumps(document).encode()
-    server = jwks_servers()
-    server.body = compact[:-1] + b" " * (size - len(compact)) + b"}"  # valid JSON, padded to `size` bytes
-    assert len(server.body) == size and json.loads(server.body) == document
-    server.content_length = content_length
-    response, _ = answer_within(10, lambda: remote_app(server.url).test_client().get(
-        "/movies", headers=bearer(remote_minter(remote_key, "key-1").token())))
-    if status == 200:
-        assert response.status_code == 200, response.get_data(as_text=True)
-    else:
-        assert_error(response, 503)
-
-
-def test_a_redirecting_jwks_url_is_not_followed(jwks_servers, remote_app, remote_key):
-    elsewhere = jwks_servers()
-    elsewhere.keys["key-1"] = remote_key
-    server = jwks_servers()
-    server.status, server.location, server.body = 302, elsewhere.url, b""
-    response = remote_app(server.url).test_client().get(
-        "/movies", headers=bearer(remote_minter(remote_key, "key-1").token()))
-    assert_error(response, 503)
-    assert server.fetches == 1 and elsewhere.fetches == 0
-
-
-# JwksCache on its own, with a fake clock, for what real time makes slow: TTL and cool-down arithmetic.
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class FakeIssuer:
-    """A fetch function over a JWKS document that can be changed or made to fail."""
-
-    def __init__(self, key: rsa.RSAPrivateKey):
-        self.keys = {"key-1": key}
-        self.failing = False
-        self.calls = 0
-
-    def __call__(self) -> dict:
-        self.calls += 1
-        if self.failing:
-            raise ConnectionError("issuer down")
-        return jwks_document(self.keys)
-
-
-@pytest.fixture
-def fake_issuer(remote_key) -> FakeIssuer:
-    return FakeIssuer(remote_key)
-
-
-def test_cache_serves_stale_keys_while_one_background_refresh_runs(fake_issuer):
-    clock = FakeClock()
-    cache = jwks.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
-    first = cache.key("key-1")
-    clock.now += 599
-    assert cache.key("key-1") is first and fake_issuer.calls == 1
-
-    fake_issuer.keys["key-2"] = new_rsa_key()
-    clock.now += 2  # past the TTL
-    assert cache.key("key-1") is first  # answered from the stale set, without waiting
-    wait_for_background_refresh()
-    assert fake_issuer.calls == 2
-    clock.now += 1
-    assert cache.key("key-2") is not None and fake_issuer.calls == 2  # the refresh brought the new key
-
-
-def test_cache_unknown_kid_refreshes_at_most_once_per_cooldown(fake_issuer):
-    clock = FakeClock()
-    cache = jwks.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
-    cache.key("key-1")
-    for second in range(29):
-        clock.now += 1
-        with pytest.raises(errors.AuthError):
-            cache.key(f"unknown-{second}")
-    assert fake_issuer.calls == 1
-    clock.now += 2
-    with pytest.raises(errors.AuthError):
-        cache.key("unknown-again")
-    assert fake_issuer.calls == 2
-
-
-def fetch_times(cache: jwks.JwksCache, issuer: FakeIssuer, clock: FakeClock, seconds: int, kid: str = "key-1",
-                expect: type[Exception] | None = errors.IssuerUnavailable) -> list[float]:
-    """Ask `cache` for `kid` every tenth of a second for `seconds`: when (from the start) a fetch ran."""
-    start, fetched = clock.now, []
-    for tick in range(seconds * 10):
-        clock.now = start + tick / 10
-        calls = issuer.calls
-        if expect is None:
-            cache.key(kid)
-        else:
-            with pytest.raises(expect):
-                cache.key(kid)
-        if issuer.calls > calls:
-            fetched.append(tick / 10)
-    return fetched
-
-
-def test_cache_retries_a_failed_fetch_soon_then_less_and_less_often(fake_issuer):
-    """No keys and a down issuer: every request is a 503, and fetches run 0.5 s after the first failure,
-    then 1, 2, 4... s apart, never more than the cool-down (30 s) apart."""
-    clock = FakeClock()
-    cache = jwks.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
-    fake_issuer.failing = True
-    assert fetch_times(cache, fake_issuer, clock, 100) == [0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5, 61.5, 91.5]
-
-
-def test_cache_uses_a_recovered_issuer_within_a_second_of_a_failure(fake_issuer):
-    clock = FakeClock()
-    cache = jwks.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
-    fake_issuer.failing = True
-    with pytest.raises(errors.IssuerUnavailable):
-        cache.key("key-1")
-    fake_issuer.failing = False  # the issuer is back
-    clock.now += 0.4
-    with pytest.raises(errors.IssuerUnavailable):  # not asked again yet
-        cache.key("key-1")
-    clock.now += 0.1
-    assert cache.key("key-1") is not None and fake_issuer.calls == 2
-
-    # A success starts the count of failures afresh: the next failure is retried 0.5 s later again.
-    fake_issuer.keys["key-2"] = new_rsa_key()
-    fake_issuer.failing = True
-    clock.now += 30  # past the cool-down a success sets for unknown kids
-    with pytest.raises(errors.AuthError, match="unknown key"):
-        cache.key("key-2")
-    fake_issuer.failing = False
-    clock.now += 0.5
-    assert cache.key("key-2") is not None and fake_issuer.calls == 4
-
-
-def test_cache_unknown_kids_cannot_make_a_failing_issuer_be_asked_more_often(fake_issuer):
-    """While the issuer fails, tokens with unknown kids cost no more fetches than the back-off allows."""
-    clock = FakeClock()
-    cache = jwks.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
-    cache.key("key-1")
-    clock.now += 30
-    fake_issuer.failing = True
-    times = fetch_times(cache, fake_issuer, clock, 40, kid="unknown", expect=errors.AuthError)
-    assert times == [0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5]
-    assert cache.key("key-1") is not None  # the last good keys kept working throughout
-
-
-def test_cache_background_refresh_against_a_down_issuer_backs_off(fake_issuer):
-    """Stale keys and a down issuer: the last good key keeps working, and refreshes back off as above."""
-    clock = FakeClock()
-    cache = jwks.JwksCache(fake_issuer, ttl=600, cooldown=30, clock=clock)
-    cache.key("key-1")
-    fake_issuer.failing = True
-    clock.now += 601
-    start, fetched = clock.now, []
-    for tick in range(40):  # a request every tenth of a second for four seconds
-        clock.now = start + tick / 10
-        calls = fake_issuer.calls
-        assert cache.key("key-1") is not None
-        wait_for_background_refresh()
-        if fake_issuer.calls > calls:
-            fetched.append(tick / 10)
-    assert fetched == [0, 0.5, 1.5, 3.5]
-
-
-def test_cache_concurrent_unknown_kids_share_one_fetch(remote_key):
-    """Twenty threads missing the same kid while a slow fetch runs: one fetch, not twenty."""
-    release = threading.Event()
-    calls = []
-
-    def slow_fetch() -> dict:
-        calls.append(1)
-        release.wait(5)
-        return {"keys": []}
-
-    cache = jwks.JwksCache(slow_fetch, ttl=600, cooldown=30)
-    refused = []
-
-    def ask():
-        try:
-            cache.key("key-1")
-        except errors.AuthError as exc:
-            refused.append(exc.status)
-
-    threads = [threading.Thread(target=ask) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.1)
-    release.set()
-    for thread in threads:
-        thread.join(5)
-    assert len(calls) == 1 and refused == [401] * 20
-
+# --- 3. the verifier's cache of verified tokens --------------------------------------------
 
 # The verifier's cache of verified tokens, with a fake clock: an entry lasts until the token's exp or max_age,
 # whichever comes first.
@@ -905,172 +384,7 @@ def test_a_verified_token_is_honoured_from_the_cache_within_its_lifetime(make_ap
     assert verifier.verified.get(token) is None
 
 
-# --- 4. the production guard ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize("overrides,missing", [
-    ({}, "set AUTH0_DOMAIN and API_AUDIENCE"),
-    ({"AUTH0_DOMAIN": "casting.eu.auth0.com"}, "set API_AUDIENCE ("),
-    ({"API_AUDIENCE": "https://casting-api"}, "set AUTH0_DOMAIN ("),
-])
-def test_production_without_auth0_refuses_to_start(make_app, overrides, missing):
-    with pytest.raises(config.ConfigError, match=re.escape(missing)):
-        make_app(PRODUCTION=True, **overrides)
-
-
-@pytest.mark.parametrize("name,value", [("APP_ENV", "production"), ("DYNO", "web.1")])
-def test_production_from_the_environment_refuses_the_local_issuer(monkeypatch, signing_key, database_url, name,
-                                                                    value):
-    monkeypatch.setenv(name, value)
-    with pytest.raises(config.ConfigError, match="AUTH0_DOMAIN and API_AUDIENCE"):
-        create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
-                    "LOCAL_ISSUER_PRIVATE_KEY": pem(signing_key)})
-
-
-def test_production_with_auth0_settings_starts_without_a_local_issuer(make_app, built_apps):
-    """The guard is not a blanket refusal: a complete production configuration builds."""
-    built = make_app(PRODUCTION=True, AUTH0_DOMAIN="casting.eu.auth0.com", API_AUDIENCE="https://casting-api",
-                     JWKS_URL="https://casting.eu.auth0.com/.well-known/jwks.json",
-                     TOKEN_ISSUER="https://casting.eu.auth0.com/",
-                     SQLALCHEMY_DATABASE_URI="postgresql://nobody@127.0.0.1:1/nowhere")
-    built_apps.append(built)
-    assert built.extensions["local_issuer"] is None
-    assert built.extensions["token_verifier"].issuer == "https://casting.eu.auth0.com/"
-
-
-AUTH0_ENV = {"AUTH0_DOMAIN": "casting.eu.auth0.com", "API_AUDIENCE": "https://casting-api",
-             "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nowhere"}
-
-
-@pytest.mark.parametrize("name,value", [
-    ("JWKS_URL", "http://127.0.0.1:8080/.well-known/jwks.json"),
-    ("JWKS_URL", "https://evil.example/.well-known/jwks.json"),
-    ("TOKEN_ISSUER", "https://evil.example/"),
-    ("TOKEN_ISSUER", "https://casting.eu.auth0.com"),  # Auth0's iss ends with a slash
-])
-@pytest.mark.parametrize("production", [{"APP_ENV": "production"}, {"DYNO": "web.1"}], ids=["APP_ENV", "DYNO"])
-@pytest.mark.parametrize("opt_in", [None, "", "false"], ids=["unset", "empty", "false"])
-def test_production_refuses_a_key_set_or_issuer_moved_from_auth0_domain(name, value, production, opt_in):
-    env = {**AUTH0_ENV, **production, name: value}
-    if opt_in is not None:
-        env["ALLOW_TEST_ISSUER"] = opt_in
-    with pytest.raises(config.ConfigError, match=rf"production .* needs {name} unset or .*{re.escape(repr(value))}"):
-        config.resolve(config.load("/srv/instance", env), "/srv/instance")
-
-
-@pytest.mark.parametrize("overrides", [
-    {},
-    {"JWKS_URL": "", "TOKEN_ISSUER": ""},  # setup.sh's empty placeholders
-    {"JWKS_URL": "https://casting.eu.auth0.com/.well-known/jwks.json", "TOKEN_ISSUER": "https://casting.eu.auth0.com/"},
-], ids=["unset", "empty", "the-derived-values"])
-def test_production_accepts_the_key_set_and_issuer_of_auth0_domain(overrides):
-    settings = config.load("/srv/instance", {**AUTH0_ENV, "APP_ENV": "production", **overrides})
-    config.resolve(settings, "/srv/instance")
-
-
-def test_production_trusts_a_stand_in_issuer_only_with_allow_test_issuer(monkeypatch, built_apps):
-    """What bench/run.py and the production-mode tests do: the whole app refuses, then starts with the opt-in."""
-    for name in AUTH_ENV:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in {**AUTH0_ENV, "APP_ENV": "production", "JWKS_URL": "http://127.0.0.1:9/.well-known/jwks.json",
-                        "TOKEN_ISSUER": "https://stand-in.test/"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("ALLOW_TEST_ISSUER", raising=False)
-    both = r"needs JWKS_URL unset or .* and TOKEN_ISSUER unset or .*ALLOW_TEST_ISSUER=true"
-    with pytest.raises(config.ConfigError, match=both):
-        create_app({"TESTING": True})
-
-    monkeypatch.setenv("ALLOW_TEST_ISSUER", "true")
-    built = create_app({"TESTING": True})
-    built_apps.append(built)
-    assert built.config["PRODUCTION"] is True
-    assert built.extensions["token_verifier"].issuer == "https://stand-in.test/"
-
-
-def flask_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
-
-
-@pytest.fixture
-def cli_env(signing_key, database_url) -> dict:
-    """The environment of a developer's shell: the test key and database, development mode, no Auth0 settings."""
-    env = {name: value for name, value in os.environ.items() if name not in AUTH_ENV}
-    env.update(LOCAL_ISSUER_PRIVATE_KEY=pem(signing_key), DATABASE_URL=database_url, APP_ENV="development")
-    return env
-
-
-@pytest.mark.parametrize("name,value", [("APP_ENV", "production"), ("DYNO", "web.1")])
-def test_token_command_refuses_to_run_in_production(cli_env, name, value):
-    result = flask_cli("token", "casting-director", env={**cli_env, name: value})
-    assert result.returncode != 0
-    assert result.stdout == "", "no token may be printed in production"
-    assert "AUTH0_DOMAIN and API_AUDIENCE" in result.stderr
-    assert "local token issuer never runs in production" in result.stderr
-
-
-# --- 5. the token command and the local issuer's key ----------------------------------------
-
-
-@pytest.mark.parametrize("role", ROLES)
-def test_token_command_prints_one_jwt_that_the_api_accepts(client, cli_env, signing_key, issuer, role):
-    result = flask_cli("token", role, env=cli_env)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert len(lines) == 1 and result.stdout == lines[0] + "\n", result.stdout
-    token = lines[0]
-    assert JWT_SHAPE.fullmatch(token)
-
-    claims = jwt.decode(token, signing_key.public_key(), algorithms=["RS256"], audience=issuer.audience,
-                        issuer=issuer.issuer)
-    assert set(claims["permissions"]) == CONTRACT[role]
-    assert jwt.get_unverified_header(token)["kid"] == issuer.kid
-    assert client.get("/movies", headers=bearer(token)).status_code == 200
-    can_post_actors = "post:actors" in CONTRACT[role]
-    response = client.post("/actors", headers=bearer(token), json={"name": "CLI", "age": 1, "gender": "x"})
-    assert response.status_code == (201 if can_post_actors else 403)
-
-
-def test_token_command_expires_in(cli_env):
-    result = flask_cli("token", "casting-assistant", "--expires-in", "60", env=cli_env)
-    assert result.returncode == 0, result.stderr
-    claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
-    assert claims["exp"] - claims["iat"] == 60
-
-
-@pytest.mark.parametrize("args", [["token", "casting-intern"], ["token"], ["token", "casting-director",
-                                                                            "--expires-in", "0"]],
-                         ids=["unknown-role", "no-role", "zero-lifetime"])
-def test_token_command_rejects_bad_arguments(cli_env, args):
-    result = flask_cli(*args, env=cli_env)
-    assert result.returncode != 0
-    assert result.stdout == ""
-    assert "Error" in result.stderr
-
-
-def test_token_command_mints_nothing_the_app_would_refuse(cli_env):
-    env = {**cli_env, "TOKEN_MAX_LIFETIME_SECONDS": "3600"}
-    assert flask_cli("token", "casting-director", "--expires-in", "3600", env=env).returncode == 0
-    refused = flask_cli("token", "casting-director", "--expires-in", "3601", env=env)
-    assert refused.returncode != 0 and refused.stdout == "" and "3601 is not in the range" in refused.stderr
-
-
-def test_local_issuer_key_file_is_private_and_reused(tmp_path):
-    instance = tmp_path / "instance"
-    first = local_issuer.LocalIssuer.from_instance(str(instance), "aud")
-    key_file = instance / local_issuer.LOCAL_KEY_FILE
-    assert key_file.name == "local-issuer-key.pem"
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    second = local_issuer.LocalIssuer.from_instance(str(instance), "aud")
-    assert second.kid == first.kid and second.audience == "aud"
-    assert sorted(p.name for p in instance.iterdir()) == ["local-issuer-key.pem"], "a temporary file was left"
-    # The key really is the same: a token of one verifies with the other's JWKS.
-    token = first.mint("casting-assistant")
-    public = jwt.PyJWK(second.jwks()["keys"][0])
-    assert jwt.decode(token, public, algorithms=["RS256"], audience="aud")["sub"] == "local|casting-assistant"
-
-
-# --- 6. PUBLIC_READS ------------------------------------------------------------------------
+# --- 4. PUBLIC_READS ------------------------------------------------------------------------
 
 
 @pytest.fixture

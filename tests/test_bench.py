@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import text
 
-from tests.helpers import ROOT, migrate, unavailable
+from tests.utils.environment import ROOT, unavailable
+from tests.utils.postgres import migrate
 
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))

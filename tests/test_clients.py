@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from models import Actor, Movie, db
-from tests.helpers import ROOT, free_port, row_counts
+from tests.utils.environment import ROOT
+from tests.utils.processes import free_port
+from tests.utils.records import row_counts
 
 COLLECTION = ROOT / "postman" / "casting-agency.postman_collection.json"
 ENVIRONMENT = ROOT / "postman" / "casting-agency.postman_environment.json"

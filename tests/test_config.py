@@ -1,4 +1,6 @@
-"""Configuration from the environment, and the CLI's demo catalogue."""
+"""Configuration (casting/config.py): settings from the environment, development and production modes and what
+production refuses (among them a key set or issuer moved away from AUTH0_DOMAIN), the database engine's timeouts, and
+the settings' table against the code and the files written from it (setup.sh, app.json, docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -15,12 +17,15 @@ import sys
 import pytest
 import redis
 from limits.storage import storage_from_string
-from sqlalchemy import func, select
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
-import config
-from cli import DEMO_ACTORS, DEMO_MOVIES, seed_demo
-from models import Movie, db, movie_actors
-from tests.helpers import ROOT
+from app import create_app
+from casting import config
+from models import db
+from tests.utils.apps import production
+from tests.utils.environment import AUTH_ENV, ROOT
+from tests.utils.tokens import pem
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -138,19 +143,129 @@ def test_body_limit_is_64_kib():
     assert config.load("/srv/instance", {})["MAX_CONTENT_LENGTH"] == 64 * 1024
 
 
-def test_seed_loads_a_dozen_of_each_and_is_idempotent(app):
+
+@pytest.mark.parametrize("overrides,missing", [
+    ({"AUTH0_DOMAIN": None}, "AUTH0_DOMAIN"), ({"API_AUDIENCE": None}, "API_AUDIENCE"),
+    ({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db"}, "SQLite"),
+])
+def test_production_refuses_unsafe_settings(make_app, overrides, missing):
+    with pytest.raises(config.ConfigError, match=missing):
+        production(make_app, **overrides)
+
+
+def test_engine_options_are_short_timeouts_without_a_ping_per_checkout():
+    options = config.engine_options("postgresql+psycopg2://x", 2, 5000)
+    assert "pool_pre_ping" not in options  # transactions.py pings idle connections only
+    assert options["connect_args"]["connect_timeout"] == 2
+    assert "statement_timeout=5000" in options["connect_args"]["options"]
+
+
+def test_postgresql_connections_really_carry_the_timeouts(make_app, database_url):
+    """On a real connection: the statement timeout cancels a long statement, and libpq took the TCP settings."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's settings (the suite runs on PostgreSQL in CI)")
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS=config.engine_options(database_url, 2, 300))
     with app.app_context():
-        assert seed_demo() == (len(DEMO_MOVIES), len(DEMO_ACTORS))
-        castings = db.session.scalar(select(func.count()).select_from(movie_actors))
-        assert seed_demo() == (0, 0)
-        assert db.session.scalar(select(func.count()).select_from(Movie)) == len(DEMO_MOVIES) >= 12
-        assert db.session.scalar(select(func.count()).select_from(movie_actors)) == castings > 0
+        assert db.session.scalar(text("SHOW statement_timeout")) == "300ms"
+        with pytest.raises(OperationalError, match="statement timeout"):
+            db.session.execute(text("SELECT pg_sleep(2)"))
+        db.session.rollback()
+        connection = db.engine.raw_connection()
+        try:
+            dsn = connection.driver_connection.get_dsn_parameters()
+        finally:
+            connection.close()
+        db.engine.dispose()
+    assert {key: dsn.get(key) for key in ("tcp_user_timeout", "keepalives", "keepalives_idle")} == {
+        "tcp_user_timeout": "2000", "keepalives": "1", "keepalives_idle": "10"}
 
 
-def test_seed_command(app):
-    result = app.test_cli_runner().invoke(args=["seed"])
-    assert result.exit_code == 0 and "seeded 12 movies and 12 actors" in result.output
-    assert "seeded 0 movies and 0 actors" in app.test_cli_runner().invoke(args=["seed"]).output
+# --- the production guard of the token settings ----------------------------------------------
+
+
+
+@pytest.mark.parametrize("overrides,missing", [
+    ({}, "set AUTH0_DOMAIN and API_AUDIENCE"),
+    ({"AUTH0_DOMAIN": "casting.eu.auth0.com"}, "set API_AUDIENCE ("),
+    ({"API_AUDIENCE": "https://casting-api"}, "set AUTH0_DOMAIN ("),
+])
+def test_production_without_auth0_refuses_to_start(make_app, overrides, missing):
+    with pytest.raises(config.ConfigError, match=re.escape(missing)):
+        make_app(PRODUCTION=True, **overrides)
+
+
+@pytest.mark.parametrize("name,value", [("APP_ENV", "production"), ("DYNO", "web.1")])
+def test_production_from_the_environment_refuses_the_local_issuer(monkeypatch, signing_key, database_url, name,
+                                                                    value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(config.ConfigError, match="AUTH0_DOMAIN and API_AUDIENCE"):
+        create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
+                    "LOCAL_ISSUER_PRIVATE_KEY": pem(signing_key)})
+
+
+def test_production_with_auth0_settings_starts_without_a_local_issuer(make_app, built_apps):
+    """The guard is not a blanket refusal: a complete production configuration builds."""
+    built = make_app(PRODUCTION=True, AUTH0_DOMAIN="casting.eu.auth0.com", API_AUDIENCE="https://casting-api",
+                     JWKS_URL="https://casting.eu.auth0.com/.well-known/jwks.json",
+                     TOKEN_ISSUER="https://casting.eu.auth0.com/",
+                     SQLALCHEMY_DATABASE_URI="postgresql://nobody@127.0.0.1:1/nowhere")
+    built_apps.append(built)
+    assert built.extensions["local_issuer"] is None
+    assert built.extensions["token_verifier"].issuer == "https://casting.eu.auth0.com/"
+
+
+AUTH0_ENV = {"AUTH0_DOMAIN": "casting.eu.auth0.com", "API_AUDIENCE": "https://casting-api",
+             "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nowhere"}
+
+
+@pytest.mark.parametrize("name,value", [
+    ("JWKS_URL", "http://127.0.0.1:8080/.well-known/jwks.json"),
+    ("JWKS_URL", "https://evil.example/.well-known/jwks.json"),
+    ("TOKEN_ISSUER", "https://evil.example/"),
+    ("TOKEN_ISSUER", "https://casting.eu.auth0.com"),  # Auth0's iss ends with a slash
+])
+@pytest.mark.parametrize("production", [{"APP_ENV": "production"}, {"DYNO": "web.1"}], ids=["APP_ENV", "DYNO"])
+@pytest.mark.parametrize("opt_in", [None, "", "false"], ids=["unset", "empty", "false"])
+def test_production_refuses_a_key_set_or_issuer_moved_from_auth0_domain(name, value, production, opt_in):
+    env = {**AUTH0_ENV, **production, name: value}
+    if opt_in is not None:
+        env["ALLOW_TEST_ISSUER"] = opt_in
+    with pytest.raises(config.ConfigError, match=rf"production .* needs {name} unset or .*{re.escape(repr(value))}"):
+        config.resolve(config.load("/srv/instance", env), "/srv/instance")
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"JWKS_URL": "", "TOKEN_ISSUER": ""},  # setup.sh's empty placeholders
+    {"JWKS_URL": "https://casting.eu.auth0.com/.well-known/jwks.json", "TOKEN_ISSUER": "https://casting.eu.auth0.com/"},
+], ids=["unset", "empty", "the-derived-values"])
+def test_production_accepts_the_key_set_and_issuer_of_auth0_domain(overrides):
+    """Unset, empty (setup.sh's placeholders) or written out as derived, the key set and the issuer are AUTH0_DOMAIN's:
+    production starts with them, without the opt-in a stand-in issuer needs."""
+    settings = config.load("/srv/instance", {**AUTH0_ENV, "APP_ENV": "production", **overrides})
+    config.resolve(settings, "/srv/instance")  # a refusal would raise ConfigError
+    assert settings["PRODUCTION"] is True and settings["ALLOW_TEST_ISSUER"] is False
+    assert (settings["JWKS_URL"], settings["TOKEN_ISSUER"]) == (
+        "https://casting.eu.auth0.com/.well-known/jwks.json", "https://casting.eu.auth0.com/")
+
+
+def test_production_trusts_a_stand_in_issuer_only_with_allow_test_issuer(monkeypatch, built_apps):
+    """What bench/run.py and the production-mode tests do: the whole app refuses, then starts with the opt-in."""
+    for name in AUTH_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**AUTH0_ENV, "APP_ENV": "production", "JWKS_URL": "http://127.0.0.1:9/.well-known/jwks.json",
+                        "TOKEN_ISSUER": "https://stand-in.test/"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ALLOW_TEST_ISSUER", raising=False)
+    both = r"needs JWKS_URL unset or .* and TOKEN_ISSUER unset or .*ALLOW_TEST_ISSUER=true"
+    with pytest.raises(config.ConfigError, match=both):
+        create_app({"TESTING": True})
+
+    monkeypatch.setenv("ALLOW_TEST_ISSUER", "true")
+    built = create_app({"TESTING": True})
+    built_apps.append(built)
+    assert built.config["PRODUCTION"] is True
+    assert built.extensions["token_verifier"].issuer == "https://stand-in.test/"
 
 
 # --- the settings: one table (config.SETTINGS); the code reads no other, and every file about them is written ---
@@ -190,14 +305,14 @@ def gunicorn_settings(monkeypatch, env: dict[str, str]) -> tuple[dict, set[str]]
     return runpy.run_path(str(ROOT / "gunicorn.conf.py")), recording.asked
 
 
-# The ways config.py and gunicorn.conf.py read a variable; the test below also records what they really ask.
+# The ways casting/config.py and gunicorn.conf.py read a variable; the test below also records what they really ask.
 READ_FROM_ENV = re.compile(r"""(?:(?:env|environ)(?:\.get\(|\[)|(?:setting|_optional)\(|(?:_count|_seconds)\(env, )"""
                            r"""["']([A-Z][A-Z0-9_]+)["']|["']([A-Z][A-Z0-9_]+)["'] in (?:os\.environ|env)\b""")
 
 
 def test_every_variable_the_code_reads_is_in_the_table_and_every_one_there_is_read(monkeypatch):
     written = set()
-    for name in ("config.py", "gunicorn.conf.py"):
+    for name in ("casting/config.py", "gunicorn.conf.py"):
         for groups in READ_FROM_ENV.findall((ROOT / name).read_text()):
             written |= {group for group in groups if group}
     assert {"AUTH0_DOMAIN", "DB_STATEMENT_TIMEOUT_MS", "DYNO", "GUNICORN_TIMEOUT", "PORT"} <= written
@@ -262,7 +377,7 @@ def test_the_check_names_the_files_the_table_no_longer_makes(tmp_path, monkeypat
     edited.write_text(script.render_setup())
     assert "export WEB_CONCURRENCY=3" in edited.read_text()
     assert script.stale() == ["docs/configuration.md", "app.json"]
-    assert "| `WEB_CONCURRENCY` | `3` | gunicorn worker processes |" in script.render_table()
+    assert "| `WEB_CONCURRENCY` | `3` | gunicorn worker processes;" in script.render_table()
     assert script.app_json_env()["WEB_CONCURRENCY"]["value"] == "3"
 
 

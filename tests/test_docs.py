@@ -11,7 +11,8 @@ import subprocess
 import pytest
 import requests
 
-from tests.helpers import ROOT, Process, Server, free_port, server_env, unavailable
+from tests.utils.environment import ROOT, unavailable
+from tests.utils.processes import Process, Server, free_port, server_env
 
 README = ROOT / "README.md"
 DOCS = [README, ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -4,7 +4,7 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-28 16:00:00
 
-List ETags and the lists' remembered totals and anchors (listing.py) rest on catalogue_version changing
+List ETags and the lists' remembered totals and anchors (casting/catalogue/listing.py) rest on catalogue_version changing
 whenever a movie, an actor or a casting does. The API bumps it in each write; these triggers make every
 other change (`flask seed`, a script, psql, a TRUNCATE) bump it too. They fire after the statement, so a
 write takes the row's lock after the locks on its records, as the API's own bump does (no deadlock).

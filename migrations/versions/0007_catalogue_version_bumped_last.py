@@ -5,7 +5,7 @@ Revises: 0006
 Create Date: 2026-11-28 19:00:00
 
 Every write bumps catalogue_version's one row, so writes queue on its lock from the moment they take it
-until they commit. The API bumps it as a write's last statement (transactions.py), so that the queue
+until they commit. The API bumps it as a write's last statement (casting/web/transactions.py), so that the queue
 holds only COMMITs; 0006's triggers took the lock at a write's first change instead, and held it through
 the rest of the write (its other statements, its history, its Idempotency-Key, building its answer).
 

@@ -1,0 +1,172 @@
+"""A list page built by PostgreSQL in one statement: the page, each row's cast and the exact total, as the
+response body (one round trip, nothing decoded and re-encoded here), with the catalogue version it was read
+at. Broad searches and deep pages lean on values remembered per catalogue version (memo.py)."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from sqlalchemy import Integer, Select, Text, bindparam, case, func, literal_column, select, true
+from sqlalchemy import cast as cast_to
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+from casting.catalogue import version
+from casting.catalogue.cursors import Window
+from casting.catalogue.filters import LISTINGS, Listing, order, sort_keys, window_clauses
+from casting.catalogue.memo import memo
+from casting.catalogue.records import cast_order
+from casting.web.transactions import reader
+from models import movie_actors
+
+# Deep pages by number start from the nearest anchor: the sort keys of every ANCHOR_EVERY-th row.
+ANCHOR_EVERY = 1000
+ANCHOR_REBUILD_SECONDS = 1.0
+# A search whose remembered total is at least this finds its page faster by walking the sort order than
+# by collecting every match first (the matches are dense enough that a page is found within a few
+# hundred rows).
+WALK_SEARCH_FROM = 1000
+
+
+@functools.lru_cache(maxsize=512)
+def page_statement(key: str, sort: str, filters: tuple[str, ...], mode: str = "offset",
+                   remembered_total: bool = False, walk: bool = False) -> Select:
+    """The single statement of a PostgreSQL list page: the page, each row's cast and the total, as the
+    response body, with the catalogue version, whether more rows lie beyond the page, the sort keys of
+    its first and last rows (for the cursors), and the total on its own (for the memo).
+
+    `mode`: offset (a page by number), after / before (a cursor's), anchored (a deep page by number,
+    counted from an anchor row). `remembered_total`: the total is the bound `memo_total` when the
+    catalogue is still at `memo_version`, else it is counted. `walk`: a search walks the sort order
+    (for a broad one) instead of collecting every match first.
+    Built once per combination (about 0.4 ms saved per request); every value is a bound parameter."""
+    listing = LISTINGS[key]
+    model, other, label = listing.model, listing.side.other.model, listing.side.other.label
+    clauses = listing.where(filters)
+    under_parent = listing.parent in filters
+    rows = select(*(getattr(model, c) for c in listing.columns),
+                  *(listing.role_columns(model.id) if under_parent else ()))
+    if "q" in filters and not walk:
+        # ILIKE '%term%' is costly on every row it reads: the matches are found once, for both the page
+        # and the exact total (measured: a narrow search 1.6x faster at 10k and 100k movies). Cheap
+        # filters keep two reads: an early-stopping walk for the page and an index-only count.
+        matches = rows.where(*clauses).cte("matches").prefix_with("MATERIALIZED")
+        rows, columns = select(*matches.c), matches.c
+        total = select(func.count()).select_from(matches).scalar_subquery()
+    else:
+        rows, columns = rows.where(*clauses), model
+        total = listing.count(clauses).scalar_subquery()
+    if remembered_total:
+        # PostgreSQL evaluates only the branch it takes: the count runs only when the memo is stale.
+        total = case((version.column() == bindparam("memo_version", type_=Integer),
+                      bindparam("memo_total", type_=Integer)), else_=total)
+    window, read_order = window_clauses(columns, sort, mode)
+    # One row more than the page, to know whether there is more; the page is the first per_page of them.
+    fetched = (
+        rows.where(*window).order_by(*read_order)
+        .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+        .cte("fetched")
+    )
+    page = select(*fetched.c).order_by(*order(fetched.c, sort, backwards=mode == "before")).limit(
+        bindparam("per_page", type_=Integer)).subquery("page")
+    empty = literal_column("'[]'::json")
+    # Each cast member's label by primary key: the planner otherwise hash-joins a whole scan of the
+    # other table for every row of the page (measured: 2.7x slower at 1k movies).
+    other_label = select(getattr(other, label)).where(other.id == listing.side.other_fk).scalar_subquery()
+    # Each summary with its casting's character and billing, left out when not set (json_strip_nulls).
+    summary = func.json_strip_nulls(func.json_build_object(
+        "id", listing.side.other_fk, label, other_label, "character", movie_actors.c.character,
+        "billing", movie_actors.c.billing))
+    cast = (
+        select(func.coalesce(func.json_agg(aggregate_order_by(summary, *cast_order(listing.side))), empty))
+        .where(listing.side.own_fk == page.c.id)
+        .scalar_subquery()
+    )
+    fields = []
+    for name in listing.columns:
+        column = page.c[name]
+        fields += [name, func.to_char(column, "YYYY-MM-DD") if name == "release_date" else column]
+    item = func.json_build_object(*fields, listing.side.embedded, cast)
+    if under_parent:  # and each row's casting with the record of the path
+        item = func.json_strip_nulls(func.json_build_object(
+            *fields, listing.side.embedded, cast, "character", page.c.character, "billing", page.c.billing))
+    items = (
+        select(func.coalesce(func.json_agg(aggregate_order_by(item, *order(page.c, sort))), empty))
+        .select_from(page)
+        .scalar_subquery()
+    )
+    counted = select(total.label("total")).subquery("counted")
+    body = func.json_build_object("success", true(), listing.key, items, "total", counted.c.total)
+    more = select(func.count() > bindparam("per_page", type_=Integer)).select_from(fetched).scalar_subquery()
+    page_keys = sort_keys(page.c, sort)
+    first, last = (
+        select(cast_to(func.json_build_array(*page_keys), Text)).order_by(*order(page.c, sort, backwards=end))
+        .limit(1).scalar_subquery()
+        for end in (False, True)
+    )
+    # The catalogue version the body was read at, from the same snapshot: the list's ETag.
+    return select(cast_to(body, Text), version.column(), more, first, last, counted.c.total).select_from(counted)
+
+
+def read(listing: Listing, values: dict, sort: str, window: Window):
+    """The page built by PostgreSQL in one statement, outside any explicit transaction: one round trip,
+    and no decoding or re-encoding here. Returns (body, version, more, first keys, last keys)."""
+    mode = "after" if window.after is not None else "before" if window.before is not None else "offset"
+    filters = tuple(sorted(values))
+    bound = {**values, "limit": window.per_page + 1, "per_page": window.per_page, "offset": window.offset}
+    bound.update({f"key{i}": value for i, value in enumerate(window.after or window.before or ())})
+    total_key = ("total", listing.key, tuple(sorted((k, str(v)) for k, v in values.items())))
+    remembered = memo().get(total_key) if filters else None
+    if remembered is not None:
+        bound.update(memo_version=remembered[0], memo_total=remembered[1])
+    walk = "q" in filters and remembered is not None and remembered[1] >= WALK_SEARCH_FROM
+    anchor = _anchor(listing, sort, window) if mode == "offset" and not filters else None
+    if anchor is not None:
+        anchor_version, keys, skipped = anchor
+        anchored = {**bound, "offset": window.offset - skipped, **{f"key{i}": k for i, k in enumerate(keys)}}
+        row = reader().execute(page_statement(listing.key, sort, filters, "anchored"), anchored).one()
+        if row[1] == anchor_version:
+            return row[:5]
+        memo().forget(("anchors", listing.key, sort))  # the catalogue changed since: counted the long way
+    statement = page_statement(listing.key, sort, filters, mode, remembered is not None, walk)
+    row = reader().execute(statement, bound).one()
+    if filters and (remembered is None or remembered[0] != row[1]):
+        memo().put(total_key, row[1], row[5])
+    return row[:5]
+
+
+def _anchor(listing: Listing, sort: str, window: Window) -> tuple[int, tuple, int] | None:
+    """For a deep page by number: the catalogue version, the sort keys of the anchor row at or before its
+    first row, and that row's position; None for a shallow page, or while anchors are being rebuilt."""
+    if window.offset < 2 * ANCHOR_EVERY:
+        return None
+    key, remembered = ("anchors", listing.key, sort), memo()
+    found = remembered.get(key)
+    if found is None:
+        now = time.monotonic()
+        if now - remembered.anchor_builds.get(key, -float("inf")) < ANCHOR_REBUILD_SECONDS:
+            return None  # rebuilt a moment ago and already stale: the catalogue is busy changing
+        remembered.anchor_builds[key] = now
+        found = _build_anchors(listing, sort)
+        remembered.put(key, *found)
+    at_version, anchors = found
+    index = min(window.offset // ANCHOR_EVERY, len(anchors) - 1)
+    if index <= 0:
+        return None
+    return at_version, tuple(anchors[index]), index * ANCHOR_EVERY
+
+
+def _build_anchors(listing: Listing, sort: str) -> tuple[int, list]:
+    """The sort keys of rows 0, ANCHOR_EVERY, 2 * ANCHOR_EVERY... of a whole list, and the catalogue
+    version they were read at: one walk of the sort's index."""
+    keys = sort_keys(listing.model, sort)
+    numbered = select(*keys, (func.row_number().over(order_by=order(listing.model, sort)) - 1).label("n")).subquery()
+    statement = (
+        select(*(numbered.c[k.key] for k in keys), version.column())
+        .where(numbered.c.n % ANCHOR_EVERY == 0)
+        .order_by(numbered.c.n)
+    )
+    rows = reader().execute(statement).all()
+    if not rows:
+        return version.current(), []
+    return rows[0][-1], [tuple(row[:-1]) for row in rows]

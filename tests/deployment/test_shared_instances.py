@@ -1,0 +1,91 @@
+"""Two gunicorn instances ("dynos") sharing one PostgreSQL database and one Redis: a write through one is read
+through the other, the rate-limit budget is shared through Redis, and requests still succeed when Redis is down.
+PostgreSQL or Redis unreachable skips these tests, except under CI=true, where they fail."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from tests.utils.asserters import assert_error, retry_after
+from tests.utils.gunicorn import Fleet
+from tests.utils.postgres import migrate
+from tests.utils.processes import free_port
+from tests.utils.records import actor_body
+
+# --- two instances, one PostgreSQL, one Redis ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_database(pg, local_pem):
+    database = pg.create_database()
+    migrate(database, local_pem)
+    return database
+
+
+@pytest.fixture(scope="module")
+def two_dynos(shared_database, redis_url, local_pem, tmp_path_factory):
+    url, _client = redis_url
+    servers = Fleet(tmp_path_factory.mktemp("dynos"))
+    try:
+        settings = {"DATABASE_URL": shared_database, "REDIS_URL": url, "LOCAL_ISSUER_PRIVATE_KEY": local_pem,
+                    "RATE_LIMIT_READS": "10/hour", "WEB_CONCURRENCY": "2"}
+        yield servers.gunicorn("dyno-a", **settings), servers.gunicorn("dyno-b", **settings)
+    finally:
+        servers.close()
+
+
+def test_a_write_through_one_instance_is_read_through_the_other(two_dynos, local_issuer):
+    a, b = two_dynos
+    producer = local_issuer.mint("executive-producer", sub=f"writer|{uuid.uuid4().hex}")
+    created = a.request("POST", "/movies", producer, json={"title": "Shared State", "release_date": "2020-01-02"})
+    assert created.status_code == 201, created.text
+    movie = created.json()["movie"]
+    seen = b.request("GET", f"/movies/{movie['id']}", producer)
+    assert seen.status_code == 200 and seen.json()["movie"] == movie, seen.text
+
+    actor = b.request("POST", "/actors", producer, json={**actor_body("Across Dynos"), "movie_ids": [movie["id"]]})
+    assert actor.status_code == 201, actor.text
+    cast = a.request("GET", f"/movies/{movie['id']}", producer)
+    assert cast.status_code == 200, cast.text
+    assert cast.json()["movie"]["actors"] == [{"id": actor.json()["actor"]["id"], "name": "Across Dynos"}]
+
+
+def test_the_rate_limit_budget_is_shared_through_redis(two_dynos, local_issuer, redis_url):
+    a, b = two_dynos
+    _url, client = redis_url
+    subject = f"limited|{uuid.uuid4().hex}"
+    token = local_issuer.mint("casting-assistant", sub=subject)
+    responses = [(a, b)[i % 2].request("GET", "/movies", token) for i in range(20)]
+    statuses = [r.status_code for r in responses]
+    assert statuses == [200] * 10 + [429] * 10, statuses
+    for response in responses[10:]:
+        assert_error(response, 429)
+        assert 1 <= retry_after(response) <= 3600
+    # The budget really lives in Redis, keyed by the token's subject.
+    keys = [key.decode() for key in client.scan_iter(count=1000)]
+    assert any(subject in key for key in keys), keys
+    # Another subject still has its own budget, on either instance.
+    other = local_issuer.mint("casting-assistant", sub=f"other|{uuid.uuid4().hex}")
+    assert a.request("GET", "/movies", other).status_code == 200
+    assert b.request("GET", "/movies", other).status_code == 200
+
+
+def test_requests_still_succeed_when_redis_is_down(fleet, shared_database, local_pem, local_issuer):
+    closed = free_port()  # nothing listens there
+    server = fleet.gunicorn("dyno-no-redis", DATABASE_URL=shared_database, LOCAL_ISSUER_PRIVATE_KEY=local_pem,
+                            REDIS_URL=f"redis://127.0.0.1:{closed}/0")
+    token = local_issuer.mint("casting-director", sub=f"no-redis|{uuid.uuid4().hex}")
+    for i in range(12):
+        started = time.monotonic()
+        if i % 4 == 3:
+            response = server.request("POST", "/actors", token, json=actor_body(f"Fail Open {i}"))
+            expected = 201
+        else:
+            response = server.request("GET", "/actors", token)
+            expected = 200
+        assert time.monotonic() - started < 3, f"request {i} took too long with Redis down"
+        assert response.status_code == expected, (i, response.status_code, response.text[:300])
+    assert server.request("GET", "/ready").status_code == 200

@@ -1,0 +1,114 @@
+"""Rate limits (casting/web/ratelimit.py): keys are token subjects or client addresses (never a header's claim),
+separate read and write budgets, in memory or in Redis at one command a request, and failing open when Redis is
+down. Two instances sharing one Redis are in tests/deployment/test_shared_instances.py."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+
+import pytest
+
+from casting.web import ratelimit
+from tests.utils.processes import free_port
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_rate_limit_keys_are_ip_addresses_whatever_x_forwarded_for_says(make_app, app, proxies):
+    """Rotating X-Forwarded-For buys no fresh budget without a trusted proxy, and no header becomes a key."""
+    from flask import g
+
+    limited = make_app(TRUSTED_PROXY_COUNT=proxies, RATELIMIT_ENABLED=True, RATE_LIMIT_READS="2/hour",
+                       PUBLIC_READS=True)
+    keys = []
+
+    @limited.after_request
+    def key(response):
+        keys.append(ratelimit.client_key())
+        g.pop("claims", None)
+        return response
+
+    client = limited.test_client()
+    spoofed = ["10.0.0.1", "10.0.0.2", "a/b:c*d{e}", "10.0.0.3"]
+    statuses = [client.get("/movies", headers={"X-Forwarded-For": value}).status_code for value in spoofed]
+    if proxies == 0:
+        assert statuses == [200, 200, 429, 429]
+        assert keys == ["ip:127.0.0.1"] * 4
+    else:
+        assert statuses == [200, 200, 200, 200]  # a proxy's entries are different clients; garbage is the peer's
+        assert keys == ["ip:10.0.0.1", "ip:10.0.0.2", "ip:127.0.0.1", "ip:10.0.0.3"]
+
+
+@pytest.mark.parametrize("peer,key", [("192.0.2.7", "ip:192.0.2.7"), ("", "ip:0.0.0.0"), ("unix:/x", "ip:0.0.0.0")])
+def test_the_rate_limit_key_is_an_address_even_without_one(app, peer, key):
+    with app.test_request_context("/movies", environ_base={"REMOTE_ADDR": peer}):
+        assert ratelimit.client_key() == key
+
+
+def test_rate_limits_are_per_subject_with_separate_read_and_write_budgets(make_app, app, headers):
+    # Budgets per hour: the windows are fixed, and a run that straddled a minute's end would see a reset.
+    limited = make_app(RATELIMIT_ENABLED=True, RATE_LIMIT_READS="3/hour", RATE_LIMIT_WRITES="2/hour")
+    client = limited.test_client()
+    director, assistant = headers("casting-director"), headers("casting-assistant")
+    assert [client.get("/movies", headers=director).status_code for _ in range(4)] == [200, 200, 200, 429]
+    blocked = client.get("/actors", headers=director)  # reads share one budget across endpoints
+    assert blocked.status_code == 429 and blocked.json["error"] == 429 and int(blocked.headers["Retry-After"]) > 0
+    other = client.get("/movies", headers=assistant)
+    assert other.status_code == 200  # another subject, another budget
+    assert "Retry-After" not in other.headers and other.headers["X-RateLimit-Remaining"] == "2"
+    body = {"name": "A", "age": 3, "gender": "x"}
+    assert [client.post("/actors", headers=director, json=body).status_code for _ in range(3)] == [201, 201, 429]
+
+
+def test_rate_limit_without_a_token_is_per_address(make_app, app):
+    limited = make_app(RATELIMIT_ENABLED=True, RATE_LIMIT_READS="2/hour", PUBLIC_READS=True)
+    client = limited.test_client()
+    statuses = [client.get("/movies", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert client.get("/movies", environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code == 200
+
+
+def test_rate_limiter_fails_open_when_redis_is_down(make_app, app, producer, caplog):
+    limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0",
+                       RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5})
+    client = limited.test_client()
+    assert [client.get("/movies", headers=producer).status_code for _ in range(3)] == [200] * 3
+    assert "rate-limit storage unreachable, counting in memory" in caplog.text  # and the requests went through
+    assert caplog.text.count("storage unreachable") == 1  # logged once per outage
+
+
+def test_redis_budgets_cost_one_redis_command_per_request_and_headers_stay_exact(make_app, app, producer, redis_url):
+    """OneTripRedisStorage: the counter's increment brings its time to live back, and the X-RateLimit
+    headers are answered from it (the stock storage sends three commands: the script, GET and TTL).
+
+    The commands are counted from Redis's MONITOR, those that clients sent to this run's database (a script's own
+    commands apart): Redis's totals per command would count what other tests send to other databases meanwhile."""
+    url, client = redis_url
+    client.flushdb()
+    limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="onetrip+" + url,
+                       RATELIMIT_STORAGE_OPTIONS={}, RATE_LIMIT_READS="7/hour").test_client()
+    token = {"Authorization": producer["Authorization"]}
+    limited.get("/movies", headers=token)  # the script is loaded, the window started
+
+    def calls_while(action):  # the commands clients sent to this database while `action` ran, by name
+        database, done = client.connection_pool.connection_kwargs["db"], f"counted-{uuid.uuid4().hex}"
+        sent: Counter = Counter()
+        with client.monitor() as monitor:
+            result = action()
+            client.get(done)  # after everything `action` sent: the end of the count
+            for entry in monitor.listen():
+                if entry["command"] == f"GET {done}":
+                    break
+                if entry["db"] == database and entry["client_type"] != "lua":
+                    sent[entry["command"].split(" ", 1)[0].lower()] += 1
+        return result, {name: sent[name] for name in ("evalsha", "eval", "get", "ttl")}
+
+    answers, sent = calls_while(lambda: [limited.get("/movies", headers=token) for _ in range(3)])
+    assert sent == {"evalsha": 3, "eval": 0, "get": 0, "ttl": 0}
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["5", "4", "3"]
+    assert all(a.headers["X-RateLimit-Limit"] == "7" for a in answers)
+    reset = int(answers[-1].headers["X-RateLimit-Reset"])
+    assert time.time() < reset <= time.time() + 3602
+    assert client.ttl(next(iter(client.scan_iter("*")))) > 3500
+    client.flushdb()
