@@ -31,7 +31,7 @@ PY
 failed=()
 
 step "Python client: openapi-python-client $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("openapi-python-client"))'), clients/flow.py"
-if openapi-python-client generate --path "$workdir/openapi.json" --meta none --fail-on-warning \
+if openapi-python-client generate --path "$workdir/openapi.json" --meta none --fail-on-warning --config clients/openapi-python-client.yaml \
      --output-path "$workdir/python/casting_agency_client" >"$workdir/python-generate.log" 2>&1; then
   PYTHONPATH="$workdir/python" .venv/bin/python clients/flow.py "$base_url" || failed+=("python client")
 else

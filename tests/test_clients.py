@@ -189,7 +189,8 @@ def python_client(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("python-client")
     bin_dir = Path(sys.executable).parent
     result = subprocess.run([str(bin_dir / "openapi-python-client"), "generate", "--path", str(ROOT / "openapi.json"),
-                             "--meta", "none", "--fail-on-warning", "--output-path",
+                             "--meta", "none", "--fail-on-warning",
+                             "--config", str(ROOT / "clients" / "openapi-python-client.yaml"), "--output-path",
                              str(folder / "casting_agency_client")],
                             env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
                             capture_output=True, text=True, timeout=120)
