@@ -5,3 +5,4 @@ is; schemathesis serializes text/* bodies by itself, not this one."""
 import schemathesis
 
 schemathesis.serializer.alias("application/x-ndjson", "text/plain")
+

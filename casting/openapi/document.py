@@ -124,6 +124,8 @@ def _error_example(status: int, spec: dict, path: str, method: str, permission: 
         example["message"] = f"{re.findall(r'{([a-z]+)_id}', path)[0]} not found"
     elif status == 405:
         example["message"] = f"method {min(HTTP_METHODS - allowed)} not allowed here"
+    elif status == 400 and method == "GET":  # a read's one header with rules
+        example["message"] = "Catalogue-Version must be a catalogue version this API answered (a whole number from 1)"
     elif status == 400 and not spec["body"] and method != "GET":
         example["message"] = "this endpoint takes no request body"
     elif status == 412:
@@ -375,7 +377,7 @@ def _error_statuses(spec: dict, traits: _Traits, parameters: list[dict], allowed
     if spec["query"]:
         errors.add(400)
     if traits.conditional_read:
-        errors.add(304)
+        errors |= {304, 400}  # 400: a Catalogue-Version that is no version
     if traits.safe_write:
         errors |= set(WRITE_ERRORS)
     if traits.conditional_write:

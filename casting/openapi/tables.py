@@ -120,8 +120,9 @@ IF_NONE_MATCH = {
 CATALOGUE_VERSION = {
     "name": "Catalogue-Version", "in": "header", "required": False,
     "description": "The highest `Catalogue-Version` this client has been answered: the answer is read from a "
-                   "database at least that new (on a deployment with read followers; elsewhere it always is)",
-    "schema": {"type": "integer", "minimum": 1},
+                   "database at least that new (on a deployment with read followers; elsewhere it always is); anything "
+                   "but a whole number from 1 is a 400",
+    "schema": {"type": "integer", "minimum": 1, "maximum": 999999999999999999},
 }
 IF_MATCH = {
     "name": "If-Match", "in": "header", "required": False,

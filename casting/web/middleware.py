@@ -18,6 +18,7 @@ from casting.errors import ApiError
 from casting.schemas.values import REQUEST_ID_PATTERN
 
 access_log = logging.getLogger("casting.access")
+_CATALOGUE_VERSION = re.compile(r"[1-9][0-9]{0,17}")
 _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 _TERMINAL_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # the development server colours its lines
 
@@ -124,6 +125,11 @@ def init_app(app: Flask) -> None:
         if request.environ.get("SERVER_PROTOCOL") == "HTTP/1.1" and not request.environ.get("HTTP_HOST"):
             # RFC 9112, section 3.2: a server must answer 400 to an HTTP/1.1 request without a Host header.
             raise ApiError(400, "an HTTP/1.1 request must carry a Host header")
+        sent_version = request.headers.get("Catalogue-Version")
+        if sent_version is not None and not _CATALOGUE_VERSION.fullmatch(sent_version.strip()):
+            # The header is a version this API answered, sent back: anything else is a client's mistake, said.
+            raise ApiError(400, "Catalogue-Version must be a catalogue version this API answered "
+                                "(a whole number from 1)")
 
     @app.after_request
     def _finish(response):

@@ -234,3 +234,18 @@ def test_production_cors_is_closed_by_default(make_app):
     client = production(make_app, CORS_ORIGINS="").test_client()
     response = client.get("/health", headers={"Origin": "https://casting.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize("sent", ["abc", "0", "-3", "1.5", "1e3", "12345678901234567890", "7, 8"])
+def test_a_catalogue_version_that_is_no_version_is_a_400_naming_the_header(client, producer, sent):
+    response = client.get("/movies", headers={**producer, "Catalogue-Version": sent})
+    assert response.status_code == 400
+    assert response.get_json()["message"].startswith("Catalogue-Version must be a catalogue version")
+
+
+def test_a_catalogue_version_the_api_answered_is_taken_back(client, producer):
+    first = client.get("/movies", headers=producer)
+    version = first.headers["Catalogue-Version"]
+    assert int(version) >= 1
+    again = client.get("/actors", headers={**producer, "Catalogue-Version": f" {version} "})
+    assert again.status_code == 200
