@@ -28,6 +28,9 @@ from casting.tokens.roles import ROLE_LABELS, ROLE_PERMISSIONS  # noqa: E402
 TENANT_FILE = ROOT / "auth0" / "tenant.yaml"
 API_NAME = "Casting Agency API"
 DASHBOARD_NAME = "Casting Agency Dashboard"
+CLAIMS_ACTION = "Casting Agency Claims"
+# The Action's code, relative to the tenant file (the Deploy CLI reads it from there).
+CLAIMS_ACTION_CODE = "./actions/casting-agency-claims/code.js"
 ROLE_DESCRIPTIONS = {
     "casting-assistant": "Looks at the movies and actors",
     "casting-director": "Also adds, changes and deletes actors, and casts them in movies",
@@ -51,7 +54,8 @@ def describe(permission: str) -> str:
 
 
 def tenant(role_permissions: dict[str, list[str]] = ROLE_PERMISSIONS) -> dict:
-    """The Deploy CLI's tenant document: the API with its permissions, the roles with theirs, the dashboard."""
+    """The Deploy CLI's tenant document: the API with its permissions, the roles with theirs, the dashboard, and
+    the post-login Action bound to the Login flow."""
     missing = [role for role in role_permissions if role not in ROLE_LABELS or role not in ROLE_DESCRIPTIONS]
     if missing:
         raise SystemExit(f"auth0_tenant: no name (casting.tokens.roles.ROLE_LABELS) or description (ROLE_DESCRIPTIONS) "
@@ -97,6 +101,18 @@ def tenant(role_permissions: dict[str, list[str]] = ROLE_PERMISSIONS) -> dict:
             "web_origins": "@@DASHBOARD_ORIGINS@@",
             "allowed_origins": "@@DASHBOARD_ORIGINS@@",
         }],
+        # Adds the namespaced name and email claims that casting.tokens.claims reads; deployed, then bound to
+        # the Login flow (auth0/deploy.js keeps the flow's other Actions bound, before this one).
+        "actions": [{
+            "name": CLAIMS_ACTION,
+            "code": CLAIMS_ACTION_CODE,
+            "runtime": "node22",
+            "supported_triggers": [{"id": "post-login", "version": "v3"}],
+            "deployed": True,
+        }],
+        "triggers": {
+            "post-login": [{"action_name": CLAIMS_ACTION, "display_name": CLAIMS_ACTION}],
+        },
     }
 
 

@@ -1,4 +1,4 @@
-"""Fixtures of the Auth0-as-code tests: the Deploy CLI (npm) and a stand-in tenant for each test file."""
+"""Fixtures of the Auth0-as-code tests: Node.js, the Deploy CLI (npm) and a stand-in tenant for each test file."""
 
 from __future__ import annotations
 
@@ -12,6 +12,16 @@ from tests.auth0.stand_in import (
     StandInTenant,
 )
 from tests.utils.environment import ROOT
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    found = shutil.which("node")
+    if not found:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI needs Node.js (.ci/run installs it)")
+        pytest.skip("Node.js is not installed")
+    return found
 
 
 @pytest.fixture(scope="module")

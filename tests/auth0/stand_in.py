@@ -1,7 +1,8 @@
 """Auth0 as code's test double: a stand-in for an Auth0 tenant, a real HTTPS server on 127.0.0.1 (with a certificate
 authority of its own that Node is told to trust) answering the token endpoint and the Management API endpoints the
-Deploy CLI uses for APIs, roles and applications, keeping their state, refusing payloads with fields Auth0 does not
-know and permissions no API defines, and recording every call; and one run of auth0/deploy.js against it.
+Deploy CLI uses for APIs, roles, applications, Actions and trigger bindings, keeping their state, refusing payloads
+with fields Auth0 does not know, permissions no API defines and bindings to Actions never deployed, and recording
+every call; and one run of auth0/deploy.js against it.
 
 A test suite must not depend on a real Auth0 tenant (nor hold its credentials)."""
 
@@ -36,6 +37,10 @@ DEPLOY_CLIENT_SECRET = "stand-in-secret"  # a made-up value the stand-in expects
 ACCESS_TOKEN = "stand-in-management-token"
 AUDIENCE = "https://casting-agency.example/api"
 DASHBOARD = "https://casting-agency.example"
+CLAIMS_ACTION = "Casting Agency Claims"
+CLAIMS_CODE = ROOT / "auth0" / "actions" / "casting-agency-claims" / "code.js"
+# Another app's Action that the agency's tenant runs at login: `make auth0` must keep it bound.
+OTHER_ACTION = "Billing Portal Claims"
 LOCAL_DASHBOARD = "http://127.0.0.1:5000"
 
 
@@ -83,6 +88,10 @@ class PayloadError(Exception):
     pass
 
 
+class Conflict(Exception):
+    pass
+
+
 # The fields of the Management API's create and update payloads that the stand-in accepts; Auth0 answers
 # "Payload validation error" for others, as the stand-in does.
 RESOURCE_SERVER_FIELDS = {"name", "identifier", "scopes", "signing_alg", "allow_offline_access", "token_lifetime",
@@ -92,6 +101,11 @@ ROLE_FIELDS = {"name", "description"}
 CLIENT_FIELDS = {"name", "description", "app_type", "token_endpoint_auth_method", "grant_types", "oidc_conformant",
                  "is_first_party", "cross_origin_authentication", "jwt_configuration", "callbacks",
                  "allowed_logout_urls", "web_origins", "allowed_origins"}
+ACTION_FIELDS = {"name", "supported_triggers", "code", "dependencies", "runtime", "secrets", "modules", "deploy"}
+RUNTIMES = {"node18", "node22"}
+# GET /api/v2/actions/triggers: the triggers an Action can be bound to, at their current version.
+TRIGGERS = {"post-login": "v3", "credentials-exchange": "v2", "pre-user-registration": "v2",
+            "post-user-registration": "v2", "post-change-password": "v2", "send-phone-message": "v2"}
 
 
 def check_fields(body: dict, allowed: set[str], required: set[str] = frozenset()) -> None:
@@ -114,6 +128,9 @@ class StandInTenant:
         self.roles: dict[str, dict] = {}
         self.role_permissions: dict[str, list[dict]] = {}
         self.clients: dict[str, dict] = {}
+        self.actions: dict[str, dict] = {}
+        self.action_versions: dict[str, list[dict]] = {}
+        self.bindings: dict[str, list[dict]] = {trigger: [] for trigger in TRIGGERS}
         tenant = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -166,6 +183,10 @@ class StandInTenant:
                                                  "resource_server_identifier": "https://billing.example"}]
         self.add("clients", {"client_id": DEPLOY_CLIENT_ID, "name": "Deploy CLI", "app_type": "non_interactive"})
         self.add("clients", {"name": "Billing Portal", "app_type": "spa", "callbacks": ["https://billing.example/"]})
+        other = self.create_action({"name": OTHER_ACTION, "code": "exports.onExecutePostLogin = async () => {};",
+                                    "runtime": "node22", "supported_triggers": [{"id": "post-login", "version": "v3"}]})
+        self.deploy_action(other["id"])
+        self.bind("post-login", [{"ref": {"type": "action_name", "value": OTHER_ACTION}, "display_name": OTHER_ACTION}])
         self.initial = self.snapshot()
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self.thread.start()
@@ -179,7 +200,92 @@ class StandInTenant:
 
     def snapshot(self) -> dict:
         return json.loads(json.dumps({"resource_servers": self.resource_servers, "roles": self.roles,
-                                      "role_permissions": self.role_permissions, "clients": self.clients}))
+                                      "role_permissions": self.role_permissions, "clients": self.clients,
+                                      "actions": self.actions, "action_versions": self.action_versions,
+                                      "bindings": self.bindings}))
+
+    def bound(self, trigger: str) -> list[tuple[str, str]]:
+        """The Actions bound to a trigger, in the order they run: (action name, display name)."""
+        return [(binding["action"]["name"], binding["display_name"]) for binding in self.bindings[trigger]]
+
+    # --- Actions, as Auth0's Management API reference describes them ------------------------------------
+
+    @staticmethod
+    def now() -> str:
+        return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def check_action(self, body: dict, required: set[str]) -> None:
+        check_fields(body, ACTION_FIELDS, required)
+        for trigger in body.get("supported_triggers", []):
+            check_fields(trigger, {"id", "version"}, {"id"})
+            if trigger["id"] not in TRIGGERS:
+                raise PayloadError(f"Payload validation error: unknown trigger {trigger['id']!r}")
+        if "runtime" in body and body["runtime"] not in RUNTIMES:
+            raise PayloadError(f"Payload validation error: runtime must be one of {sorted(RUNTIMES)}")
+
+    def create_action(self, body: dict) -> dict:
+        self.check_action(body, {"name", "supported_triggers"})
+        if any(action["name"] == body["name"] for action in self.actions.values()):
+            raise Conflict(f"An action with the name {body['name']!r} already exists")
+        body = dict(body)
+        deploy = body.pop("deploy", False)
+        stamp = self.now()
+        action = self.add("actions", {"code": "", "dependencies": [], "runtime": "node22", "secrets": [], **body,
+                                      "all_changes_deployed": False, "status": "built", "created_at": stamp,
+                                      "updated_at": stamp, "built_at": stamp})
+        self.action_versions[action["id"]] = []
+        if deploy:
+            self.deploy_action(action["id"])
+        return action
+
+    def deploy_action(self, action_id: str) -> dict:
+        """A new immutable version of the Action's current code, the one its bindings now run."""
+        action = self.actions[action_id]
+        versions = self.action_versions[action_id]
+        for version in versions:
+            version["deployed"] = False
+        stamp = self.now()
+        version = {"id": uuid.uuid4().hex, "action_id": action_id, "number": len(versions) + 1, "deployed": True,
+                   "status": "built", "errors": [], "built_at": stamp, "created_at": stamp, "updated_at": stamp,
+                   **{key: json.loads(json.dumps(action[key]))
+                      for key in ("code", "dependencies", "runtime", "secrets", "supported_triggers")},
+                   "action": {key: action[key] for key in ("id", "name", "supported_triggers", "created_at",
+                                                           "updated_at")} | {"all_changes_deployed": True}}
+        versions.append(version)
+        action["deployed_version"] = version
+        action["all_changes_deployed"] = True
+        return version
+
+    def bind(self, trigger: str, bindings: list[dict]) -> list[dict]:
+        """PATCH .../bindings: the trigger's list becomes exactly these, in this order."""
+        result = []
+        for binding in bindings:
+            check_fields(binding, {"ref", "display_name", "secrets"}, {"ref"})
+            check_fields(binding["ref"], {"type", "value"}, {"type", "value"})
+            kind, value = binding["ref"]["type"], binding["ref"]["value"]
+            if kind not in ("action_id", "action_name"):
+                raise PayloadError(f"Payload validation error: ref.type {kind!r}")
+            found = [a for a in self.actions.values() if a["id" if kind == "action_id" else "name"] == value]
+            if not found:
+                raise PayloadError(f"Bad Request: no action {kind}={value!r}")
+            (action,) = found
+            if trigger not in {t["id"] for t in action["supported_triggers"]}:
+                raise PayloadError(f"Bad Request: the action {value!r} does not support the trigger {trigger}")
+            if not action.get("deployed_version"):
+                raise PayloadError(f"Bad Request: the action {value!r} must be deployed before it can be bound")
+            stamp = self.now()
+            result.append({"id": uuid.uuid4().hex, "trigger_id": trigger,
+                           "display_name": binding.get("display_name") or action["name"],
+                           "action": json.loads(json.dumps(action)), "created_at": stamp, "updated_at": stamp})
+        self.bindings[trigger] = result
+        return result
+
+    def page(self, kind: str, records: list, query, default_per_page: int) -> tuple[int, dict]:
+        """Auth0's paged listing of Actions and bindings: {total, page, per_page, <kind>}."""
+        page = int(query.get("page", ["0"])[0])
+        per_page = int(query.get("per_page", [str(default_per_page)])[0])
+        return 200, {"total": len(records), "page": page, "per_page": per_page,
+                     kind: records[page * per_page:(page + 1) * per_page]}
 
     def named(self, kind: str, name: str) -> dict:
         (record,) = [r for r in getattr(self, kind).values() if r["name"] == name]
@@ -199,6 +305,8 @@ class StandInTenant:
             return self.route(method, parts, query, body or {})
         except PayloadError as exc:
             return 400, {"statusCode": 400, "error": "Bad Request", "message": str(exc)}
+        except Conflict as exc:
+            return 409, {"statusCode": 409, "error": "Conflict", "message": str(exc)}
         except KeyError:
             return 404, {"statusCode": 404, "error": "Not Found", "message": f"no {path}"}
 
@@ -261,6 +369,34 @@ class StandInTenant:
                 check_fields(body, CLIENT_FIELDS)
                 self.clients[client_id].update(body)
                 return 200, self.clients[client_id]
+            case "GET", ["actions", "actions"]:
+                found = [a for a in self.actions.values()
+                         if a["name"] == query.get("actionName", [a["name"]])[0]]
+                return self.page("actions", found, query, 50)
+            case "POST", ["actions", "actions"]:
+                return 201, self.create_action(body)
+            case "PATCH", ["actions", "actions", action_id]:
+                action = self.actions[action_id]
+                self.check_action(body, set())
+                if "deploy" in body:
+                    raise PayloadError("Payload validation error: Additional properties not allowed: ['deploy']")
+                if any(action.get(key) != value for key, value in body.items()):
+                    action.update(body, all_changes_deployed=False, updated_at=self.now())
+                return 200, action
+            case "POST", ["actions", "actions", action_id, "deploy"]:
+                return 200, self.deploy_action(action_id)
+            case "GET", ["actions", "modules"]:
+                return self.page("modules", [], query, 50)
+            case "GET", ["actions", "triggers"]:
+                return 200, {"triggers": [{"id": trigger, "version": version, "status": "CURRENT",
+                                           "runtimes": sorted(RUNTIMES), "default_runtime": "node22"}
+                                          for trigger, version in TRIGGERS.items()]}
+            case "GET", ["actions", "triggers", trigger, "bindings"]:
+                return self.page("bindings", self.bindings[trigger], query, 20)
+            case "PATCH", ["actions", "triggers", trigger, "bindings"]:
+                check_fields(body, {"bindings"}, {"bindings"})
+                self.bindings[trigger]  # noqa: B018 (a KeyError, 404, for a trigger Auth0 does not have)
+                return 200, {"bindings": self.bind(trigger, body["bindings"])}
         raise KeyError(parts)
 
     def close(self) -> None:

@@ -1,5 +1,6 @@
 """Auth0 as code (auth0/): auth0/tenant.yaml holds exactly the app's roles and permissions, as
-scripts/auth0_tenant.py makes it from casting.tokens.roles, and a stale one is refused with what to run."""
+scripts/auth0_tenant.py makes it from casting.tokens.roles, and a stale one is refused with what to run; it deploys
+the post-login Action from its committed code and binds it to the Login flow."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import yaml
 
 from casting.tokens.roles import ROLE_LABELS, ROLE_PERMISSIONS
 from tests.auth0.stand_in import (
+    CLAIMS_ACTION,
+    CLAIMS_CODE,
     GENERATOR,
     TENANT_FILE,
     all_permissions,
@@ -80,3 +83,13 @@ def test_api_and_dashboard_settings():
     # Deployment-specific values are markers, all of which auth0/deploy.js fills in.
     assert set(re.findall(r"##(\w+)##|@@(\w+)@@", TENANT_FILE.read_text())) == \
         {("API_AUDIENCE", ""), ("", "DASHBOARD_URLS"), ("", "DASHBOARD_ORIGINS")}
+
+
+def test_tenant_file_deploys_the_claims_action_and_binds_it_to_login():
+    tenant = yaml.safe_load(TENANT_FILE.read_text())
+    (action,) = tenant["actions"]
+    # The Deploy CLI reads the code from beside the tenant file; the file is the one the tests run.
+    assert (TENANT_FILE.parent / action["code"]).resolve() == CLAIMS_CODE
+    assert action["name"] == CLAIMS_ACTION and action["deployed"] is True
+    assert action["supported_triggers"] == [{"id": "post-login", "version": "v3"}]
+    assert tenant["triggers"] == {"post-login": [{"action_name": CLAIMS_ACTION, "display_name": CLAIMS_ACTION}]}
