@@ -519,6 +519,13 @@ INVISIBLE_OR_MISLEADING = {
     "C1 control": "Chris\x9b",
     "line separator inside": "Chris\u2028Pine",
     "paragraph separator inside": "Chris\u2029Pine",
+    # Issue 21: accepted until then.
+    "combining marks only": "\u0301\u0301",
+    "combining marks between spaces": " \u0301 \u0308 ",
+    "a tag character inside text": "Chris\U000e0041Pine",
+    "tag characters after an emoji that is no flag": "\U0001f3ac\U000e0067\U000e0062\U000e007f",
+    "an interlinear annotation": "Chris\ufff9Pine\ufffahidden\ufffb",
+    "U+FFFB alone": "Chris\ufffb",
 }
 
 
