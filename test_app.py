@@ -715,11 +715,11 @@ def test_a_chunked_body_where_none_is_taken_is_a_400(api, app, method, path):
 @pytest.mark.parametrize("written", ["30.50", "30.05", "3.050e1", "30.000000000000001"])
 def test_an_age_written_with_a_nonzero_fraction_is_a_422_not_rounded(api, app, written):
     """Decided on the exact decimal the JSON text wrote: 30.50 is not an integer, though its last digit is 0."""
-    body = '{"name": "A", "age": %s, "gender": "f"}' % written
+    body = '{"name": "A", "age": ' + written + ', "gender": "f"}'
     assert_error(api("POST", "/actors", data=body, content_type="application/json"), 422, "age")
     assert row_counts(app) == (0, 0, 0)
     for exact in ("30.0", "30.00", "3.0e1", "3e1"):
-        body = '{"name": "A", "age": %s, "gender": "f"}' % exact
+        body = '{"name": "A", "age": ' + exact + ', "gender": "f"}'
         created = api("POST", "/actors", data=body, content_type="application/json")
         assert created.status_code == 201 and created.json["actor"]["age"] == 30, (exact, created.json)
 
