@@ -474,3 +474,49 @@ def test_public_reads_still_reject_a_bad_token(public_client, minter, other_key,
     """A token that is sent is checked even where none is needed."""
     assert_invalid_token(public_client.get("/movies", headers=bearer(ATTACKS[name](minter, other_key))))
     assert_invalid_token(public_client.get("/movies", headers={"Authorization": "Bearer a.b"}))
+
+
+# --- 5. what a subject may be (issue 21) ------------------------------------------------------------------------
+
+# A `sub` the history's and the idempotency keys' VARCHAR(255) columns cannot hold on PostgreSQL (every write was a
+# 500, reads a 200; SQLite stored them), or that would disguise a history entry or a log line.
+BAD_SUBJECTS = {"256 characters": "auth0|" + "x" * 250, "NUL": "auth0|a\x00b", "lone surrogate": "auth0|\ud800",
+                "right-to-left override": "auth0|\u202eevil", "left-to-right embedding": "auth0|\u202aa",
+                "isolate": "auth0|\u2066a", "newline": "auth0|a\nb", "tag character": "auth0|\U000e0041"}
+
+
+@pytest.mark.parametrize("name", BAD_SUBJECTS)
+def test_a_subject_the_columns_or_the_logs_cannot_take_is_401_naming_the_claim(app, client, minter, name):
+    token = bearer(minter.token(sub=BAD_SUBJECTS[name]))
+    for response in (client.get("/movies", headers=token),
+                     client.post("/movies", headers=token, json={"title": "Nobody", "release_date": "2020-01-01"}),
+                     client.post("/actors", headers={**token, "Idempotency-Key": "k1"},
+                                 json={"name": "Nobody", "age": 30, "gender": "f"})):
+        assert_invalid_token(response)
+        assert response.json["message"].startswith("token sub claim "), response.json
+    assert client.get("/movies", headers=bearer(minter.token())).json["total"] == 0
+    assert client.get("/history", headers=bearer(minter.token())).json["history"] == []
+
+
+def test_a_255_character_subject_writes_and_is_named_in_the_history_and_the_log(app, client, minter, caplog):
+    """The longest subject the columns hold works end to end: a keyed write (its outcome kept under the subject), its
+    replay, its history entry; and the access log line is one JSON line naming it exactly, quotes and all."""
+    import logging
+
+    from casting.web.middleware import JsonFormatter
+
+    subject = 'auth0|"}, {"sub": "admin' + "y" * (255 - 24)
+    assert len(subject) == 255
+    token = {**bearer(minter.token(sub=subject)), "Idempotency-Key": "longest"}
+    with caplog.at_level(logging.INFO, logger="casting.access"):
+        created = client.post("/movies", headers=token, json={"title": "Longest", "release_date": "2020-01-01"})
+    assert created.status_code == 201, created.json
+    replayed = client.post("/movies", headers=token, json={"title": "Longest", "release_date": "2020-01-01"})
+    assert replayed.status_code == 201 and replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json == created.json
+    entries = client.get("/history", headers=bearer(minter.token())).json["history"]
+    assert [(e["action"], e["subject"]) for e in entries] == [("created", subject)]
+    records = [r for r in caplog.records if r.name == "casting.access" and r.fields["status"] == 201]
+    lines = [JsonFormatter().format(r) for r in records]
+    assert len(lines) == 1 and "\n" not in lines[0]
+    assert json.loads(lines[0])["sub"] == subject

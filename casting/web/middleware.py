@@ -147,9 +147,10 @@ def init_app(app: Flask) -> None:
             response.headers["Content-Security-Policy"] = API_CSP
         if request.headers.get("Authorization") or g.get("claims"):
             response.headers["Cache-Control"] = "no-store"
-        elif response.mimetype == "application/json" and "Cache-Control" not in response.headers:
+        elif (response.mimetype == "application/json" or response.status_code == 304) \
+                and "Cache-Control" not in response.headers:
             # Public answers (PUBLIC_READS, /health, errors): a cache may keep them, but must ask again (the
-            # ETag makes that cheap) before it reuses one.
+            # ETag makes that cheap) before it reuses one. A 304 carries what its 200 would (RFC 9110, 15.4.5).
             response.headers["Cache-Control"] = "no-cache"
         if vary_origin:
             response.vary.add("Origin")

@@ -342,3 +342,40 @@ def test_writes_run_as_many_statements_whatever_the_size_of_the_cast(api, count_
             assert api("POST", f"/movies/{movie['id']}/restore").status_code == 201
         counts[size] = (created(), recast(), deleted(), restored())
     assert counts[1] == counts[10], counts
+
+
+def test_restore_of_a_record_deleted_outside_the_api_is_a_404(app, api):
+    """The newest entry of a movie deleted with SQL is no delete: there is no snapshot to undo, and restoring from
+    an older entry would bring back a title it no longer had (a 201 with "Old title")."""
+    m = new_movie(api, "Old title")
+    assert api("PATCH", f"/movies/{m['id']}", json={"title": "New title"}).status_code == 200
+    with app.app_context():
+        db.session.execute(text("DELETE FROM movies WHERE id = :id"), {"id": m["id"]})
+        db.session.commit()
+    start = len(entries(api))
+    body = assert_error(api("POST", f"/movies/{m['id']}/restore"), 404)
+    assert "no deleted movie" in body["message"]
+    assert row_counts(app) == (0, 0, 0) and len(entries(api)) == start
+    a = new_actor(api, "Gone", 40, "f")
+    with app.app_context():
+        db.session.execute(text("DELETE FROM actors WHERE id = :id"), {"id": a["id"]})
+        db.session.commit()
+    assert_error(api("POST", f"/actors/{a['id']}/restore"), 404)
+
+
+def test_a_purge_changes_the_history_lists_etags(app, api):
+    """A purge bumps the catalogue version: a history list revalidated afterwards is a 200 without the purged
+    entries, never a 304 showing them still."""
+    m = new_movie(api)
+    with app.app_context():
+        db.session.execute(history.update().values(at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))
+        db.session.commit()
+    a = new_actor(api)
+    tags = {path: api("GET", path).headers["ETag"] for path in ("/history", f"/movies/{m['id']}/history")}
+    assert all(api("GET", path, headers={"If-None-Match": tag}).status_code == 304 for path, tag in tags.items())
+    result = app.test_cli_runner().invoke(args=["purge-history", "--before", "2021-01-01"])
+    assert result.exit_code == 0, result.output
+    listed = api("GET", "/history", headers={"If-None-Match": tags["/history"]})
+    assert listed.status_code == 200 and [e["record"]["id"] for e in listed.json["history"]] == [a["id"]]
+    own = api("GET", f"/movies/{m['id']}/history", headers={"If-None-Match": tags[f"/movies/{m['id']}/history"]})
+    assert own.status_code == 200 and own.json["history"] == []

@@ -4,11 +4,13 @@ with filters; what a cursor refuses; and a deep cursor costing what the first pa
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import re
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from models import db
 from tests.utils.asserters import assert_error
@@ -148,3 +150,101 @@ def test_a_deep_cursor_page_costs_what_the_first_one_costs(api, app, count_state
     assert offsets == [0], offsets  # found by its keys: no row before it is read
     assert [m["title"] for m in deep_page.json["movies"]] == ["Deep 26", "Deep 27"]
     assert deep_page.json["page"] == 14
+
+
+# --- forged cursors (issue 21): whatever a cursor holds, a 400 naming `cursor`, never a 500 -----------------------
+
+
+def signed(app, cursor: str, **changes) -> str:
+    """The cursor with `changes` made to its JSON and signed again with the database's own cursor key (table
+    server_keys), as only someone holding that key could: what its keys say is still checked."""
+    with app.app_context():
+        secret = bytes(db.session.execute(text("SELECT secret FROM server_keys WHERE name = 'cursors'")).scalar_one())
+        db.session.remove()
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    data = json.loads(raw[16:])
+    data.update(changes)
+    payload = json.dumps(data).encode()  # ensure_ascii: a lone surrogate travels as its \ud800 escape
+    tag = hmac.new(secret, payload, hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(tag + payload).decode().rstrip("=")
+
+
+def untagged(cursor: str) -> str:
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    return base64.urlsafe_b64encode(raw[16:]).decode().rstrip("=")
+
+
+def flipped(cursor: str, position: int) -> str:
+    """The cursor with one bit of its raw bytes flipped at `position` (negative: from the end)."""
+    raw = bytearray(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    raw[position] ^= 0x01
+    return base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+
+
+# What the text rules refuse in a title or a name, and what no database column of a key can hold.
+FORGED_KEYS = {"NUL": "Title\x001", "lone surrogate": "Title \ud800", "overlong": "T" * 201,
+               "bidi override": "\u202eTitle", "tag character": "Title \U000e0041", "U+FFF9": "Title \ufff9",
+               "a number for a text key": 7, "a list": ["Title 1"]}
+
+
+@pytest.fixture
+def public_app(make_app, built_apps):
+    built = make_app(PUBLIC_READS=True)
+    built_apps.append(built)
+    return built
+
+
+@pytest.mark.parametrize("path,key", [("/movies?per_page=2&sort=title", "movies"),
+                                      ("/actors?per_page=2&sort=name", "actors")])
+@pytest.mark.parametrize("token", [True, False], ids=["token", "no-token"])
+def test_forged_cursors_are_a_400_naming_cursor_never_a_500(app, public_app, crowd, producer, path, key, token):
+    """On PostgreSQL a NUL in a key failed in the driver (a 500 with a traceback, without a token under
+    PUBLIC_READS); on SQLite a lone surrogate did. Tampered cursors fail their tag; cursors signed with the
+    server's own key but holding what no title may hold fail the key check."""
+    client = public_app.test_client()
+    sent = producer if token else {}
+    first = client.get(path, headers=sent)
+    assert first.status_code == 200, first.json
+    cursor = first.json["next_cursor"]
+    assert cursor and client.get(f"{path}&cursor={cursor}", headers=sent).status_code == 200
+    forged = {**{f"signed, {name}": signed(app, cursor, k=[value, 1]) for name, value in FORGED_KEYS.items()},
+              **{f"tampered, {name}": tampered(cursor, k=[value, 1]) for name, value in FORGED_KEYS.items()},
+              "tag flipped": flipped(cursor, 0), "payload flipped": flipped(cursor, -3),
+              "tag cut": cursor[:20], "no tag": untagged(cursor),
+              "signed, page 10**30": signed(app, cursor, p=10**30), "signed, page 0": signed(app, cursor, p=0),
+              "signed, a key too many": signed(app, cursor, k=["Title 1", 1, 2])}
+    for name, bad in forged.items():
+        response = client.get(f"{path}&cursor={bad}", headers=sent)
+        body = assert_error(response, 400, "cursor")
+        assert "cursor" in body["message"], (name, body)
+        assert "1000000000000000000000000000000" not in response.get_data(as_text=True), name
+    assert client.get(f"{path}&cursor={cursor}", headers=sent).status_code == 200  # the server's own still reads
+
+
+def test_a_signed_cursor_with_a_key_of_the_right_kind_still_reads(app, api, crowd):
+    """The forgeries above are refused for what they hold, not for being re-signed: the same key, storable, reads."""
+    cursor = api("GET", "/movies?per_page=2&sort=title").json["next_cursor"]
+    again = api("GET", f"/movies?per_page=2&sort=title&cursor={signed(app, cursor, k=['Title 1', 10**6])}")
+    assert again.status_code == 200, again.json
+    assert [m["title"] for m in again.json["movies"]] == ["Title 2", "Title 2"]
+
+
+def test_a_huge_page_number_is_not_echoed(api, crowd):
+    response = api("GET", f"/movies?page={10**30}")
+    body = assert_error(response, 400, "page")
+    assert "1000000000000000000000000000000" not in response.get_data(as_text=True), body
+
+
+def test_walking_back_to_the_start_after_a_delete_labels_the_first_page_1(api, crowd):
+    """Page 3's prev_cursor leads to page 2; once six rows before it are deleted, the walk back reaches the start
+    of the list there: that page is page 1 (with no prev_cursor), not page 2."""
+    movies, _actors = crowd
+    third = api("GET", "/movies?per_page=5&page=3").json
+    assert third["page"] == 3 and [m["id"] for m in third["movies"]] == movies[10:15]
+    for movie_id in movies[:6]:
+        assert api("DELETE", f"/movies/{movie_id}").status_code == 200
+    back = api("GET", f"/movies?per_page=5&cursor={third['prev_cursor']}").json
+    assert [m["id"] for m in back["movies"]] == movies[6:10]
+    assert back["page"] == 1 and back["prev_cursor"] is None
+    onward = api("GET", f"/movies?per_page=5&cursor={back['next_cursor']}").json
+    assert onward["page"] == 2 and [m["id"] for m in onward["movies"]] == movies[10:15]

@@ -273,6 +273,42 @@ def test_one_idempotency_key_sent_in_parallel_runs_once(database, fleet, local_p
     assert sorted(a["name"] for a in listed["actors"]) == [f"Parallel {i}" for i in range(5)]
 
 
+def test_racing_restores_answer_one_201_and_409s_never_a_404(database, fleet, local_pem, local_issuer):
+    """Issue 21: 4 parallel restores of one deleted movie answered one 201 and 409s, and now and then a 404 ("no
+    deleted movie with id N in the history") while the movie existed. 10 rounds, counted: one 201 a round, the
+    rest 409, nothing else."""
+    server = fleet.gunicorn("restores", DATABASE_URL=database, LOCAL_ISSUER_PRIVATE_KEY=local_pem, **SERVER)
+    token = local_issuer.mint("executive-producer", sub=f"restore|{uuid.uuid4().hex}")
+    with requests.Session() as s:
+        actor = call(s, server.url, "POST", "/actors", token, json=actor_body("Restored Cast")).json()["actor"]
+        movie = call(s, server.url, "POST", "/movies", token,
+                     json={"title": "Back Again", "release_date": "2020-01-01", "actor_ids": [actor["id"]]})
+    movie_id = movie.json()["movie"]["id"]
+    counts: Counter = Counter()
+    for round_ in range(10):
+        with requests.Session() as s:
+            assert call(s, server.url, "DELETE", f"/movies/{movie_id}", token).status_code == 200, round_
+        barrier = threading.Barrier(4)
+
+        def restore(_, barrier=barrier):
+            with requests.Session() as session:
+                barrier.wait(timeout=10)
+                response = call(session, server.url, "POST", f"/movies/{movie_id}/restore", token)
+            return response.status_code, response.text
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(restore, range(4), timeout=60))
+        statuses = sorted(status for status, _ in answers)
+        assert statuses == [201, 409, 409, 409], (round_, answers)
+        counts.update(statuses)
+    print(f"\nrestores x4, 10 rounds: {dict(counts)}")
+    with requests.Session() as s:
+        final = call(s, server.url, "GET", f"/movies/{movie_id}", token).json()["movie"]
+        history = call(s, server.url, "GET", f"/movies/{movie_id}/history?per_page=100", token).json()["history"]
+    assert final["title"] == "Back Again" and [a["id"] for a in final["actors"]] == [actor["id"]]
+    assert Counter(entry["action"] for entry in history) == {"created": 1, "deleted": 10, "restored": 10}
+
+
 # --- revalidation across instances ------------------------------------------------------------------------------
 
 

@@ -201,3 +201,19 @@ def test_a_chunked_body_is_taken_up_to_the_limit_and_refused_one_byte_past_it(ap
     else:
         assert_error(response, 413)
         assert listed["total"] == 0
+
+
+# --- Host (issue 21) -------------------------------------------------------------------------------------------
+
+
+def test_an_http_1_1_request_without_host_is_a_400(fleet, development):
+    """RFC 9112, section 3.2: a server must answer 400 to an HTTP/1.1 request without a Host header (gunicorn lets
+    it through, and the app answered 200). HTTP/1.0 has no Host to require."""
+    server = fleet.gunicorn("host", **development)
+    port = int(server.url.rsplit(":", 1)[1])
+    missing = raw_exchange(port, b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert missing == (400, "application/json")
+    assert raw_exchange(port, b"GET /movies HTTP/1.1\r\nConnection: close\r\n\r\n") == (400, "application/json")
+    assert raw_exchange(port, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") == (
+        200, "application/json")
+    assert raw_exchange(port, b"GET /health HTTP/1.0\r\n\r\n") == (200, "application/json")

@@ -168,3 +168,108 @@ def test_require_if_match_makes_it_mandatory_on_changes(make_app, app, issuer):
     assert strict.patch(f"/movies/{movie_id}", json={"title": "Strict 2"},
                         headers={**producer, "If-Match": tag}).status_code == 200
     assert strict.get(f"/movies/{movie_id}", headers=producer).json["movie"]["title"] == "Strict 2"
+
+
+@pytest.mark.parametrize("if_match,status", [
+    ("{current}, ", 200), (", {current}", 200), ('"stale", , {current},', 200), (" ,{current}", 200),
+])
+def test_if_match_ignores_empty_list_elements(api, if_match, status):
+    """RFC 9110, section 5.6.1: a recipient ignores empty list elements; `"x", ` names "x" and nothing else."""
+    movie = new_movie(api)
+    current = etag_of(api("GET", f"/movies/{movie['id']}"))
+    header = if_match.format(current=current)
+    response = api("PATCH", f"/movies/{movie['id']}", json={"title": "New"}, headers={"If-Match": header})
+    assert response.status_code == status, (header, response.json)
+    assert api("GET", f"/movies/{movie['id']}").json["movie"]["title"] == "New"
+
+
+def test_if_none_match_ignores_empty_list_elements(api):
+    movie = new_movie(api)
+    record = etag_of(api("GET", f"/movies/{movie['id']}"))
+    listed = etag_of(api("GET", "/movies"))
+    for path, tag in ((f"/movies/{movie['id']}", record), ("/movies", listed)):
+        for header in (f"{tag}, ", f", {tag}", f'"other", , {tag},'):
+            response = api("GET", path, headers={"If-None-Match": header})
+            assert response.status_code == 304, (path, header)
+    assert_error(api("PATCH", f"/movies/{movie['id']}", json={"title": "No"}, headers={"If-None-Match": f"{record}, "}),
+                 412)
+
+
+# --- preconditions on every write (issue 21): a false one is a 412 and nothing is written --------------------------
+
+
+@pytest.mark.parametrize("if_match", ['"bogus"', "*"])
+def test_if_match_on_a_create_is_a_412_and_nothing_is_made(api, app, if_match):
+    """A create has no current representation for If-Match to name, so any If-Match is false (RFC 9110, 13.1.1)."""
+    response = api("POST", "/movies", json={"title": "Never", "release_date": "2020-01-01"},
+                   headers={"If-Match": if_match})
+    assert_error(response, 412)
+    assert_error(api("POST", "/actors", json={"name": "Never", "age": 30, "gender": "f"},
+                     headers={"If-Match": if_match}), 412)
+    assert row_counts(app) == (0, 0, 0)
+    assert api("GET", "/history").json["history"] == []
+    assert api("POST", "/movies", json={"title": "Made", "release_date": "2020-01-01"},
+               headers={"If-None-Match": "*"}).status_code == 201  # nothing there yet: If-None-Match holds
+
+
+@pytest.mark.parametrize("if_match", ['"bogus"', "*"])
+def test_if_match_on_a_restore_is_a_412_and_nothing_is_restored(api, app, if_match):
+    movie = new_movie(api)
+    assert api("DELETE", f"/movies/{movie['id']}").status_code == 200
+    before = len(api("GET", "/history").json["history"])
+    assert_error(api("POST", f"/movies/{movie['id']}/restore", headers={"If-Match": if_match}), 412)
+    assert row_counts(app) == (0, 0, 0)
+    assert len(api("GET", "/history").json["history"]) == before
+    restored = api("POST", f"/movies/{movie['id']}/restore")
+    assert restored.status_code == 201 and restored.json["movie"]["title"] == movie["title"]
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("PATCH", "/movies/{movie}", {"title": "Overwritten"}),
+    ("DELETE", "/movies/{movie}", None),
+    ("PUT", "/movies/{movie}/actors/{actor}", None),
+])
+def test_if_none_match_naming_the_current_record_is_a_412_and_nothing_is_written(api, app, method, path, body):
+    """If-None-Match on a write asks for it to happen only where the record is not as named: as it is, it is refused."""
+    actor = new_actor(api)
+    movie = new_movie(api)
+    current = etag_of(api("GET", f"/movies/{movie['id']}"))
+    before = len(api("GET", "/history").json["history"])
+    for header in (current, f'"other", {current}', f"W/{current}", "*"):
+        response = api(method, path.format(movie=movie["id"], actor=actor["id"]), json=body,
+                       headers={"If-None-Match": header})
+        assert_error(response, 412)
+        assert response.headers["ETag"] == current
+    assert api("GET", f"/movies/{movie['id']}").json["movie"] == movie
+    assert row_counts(app) == (1, 1, 0) and len(api("GET", "/history").json["history"]) == before
+    done = api(method, path.format(movie=movie["id"], actor=actor["id"]), json=body,
+               headers={"If-None-Match": '"other"'})
+    assert done.status_code == 200, done.json
+
+
+def test_a_cast_or_uncast_is_not_refused_for_a_change_to_the_movies_own_fields(api, client, headers):
+    """Issue 21: a director's Remove after someone changed only the release date was a 412. A cast's If-Match covers
+    the cast part of the movie's ETag ("<whole>.<cast>"): fields do not refuse it, a change of cast does."""
+    first, second = new_actor(api, "First"), new_actor(api, "Second")
+    movie = new_movie(api, actor_ids=[first["id"]])
+    director = headers("casting-director", sub="auth0|other-director")
+    seen = etag_of(client.get(f"/movies/{movie['id']}", headers=director))
+
+    assert api("PATCH", f"/movies/{movie['id']}", json={"release_date": "2019-01-01"}).status_code == 200
+    changed = etag_of(api("GET", f"/movies/{movie['id']}"))
+    assert changed != seen and changed.split(".")[1] == seen.split(".")[1]  # the whole differs, the cast does not
+    cast = client.put(f"/movies/{movie['id']}/actors/{second['id']}", headers={**director, "If-Match": seen})
+    assert cast.status_code == 200, cast.json
+    assert [a["id"] for a in cast.json["movie"]["actors"]] == [first["id"], second["id"]]
+
+    # The cast changed since `seen`: a cast or an uncast from that read is refused, and nothing is written.
+    uncast = client.delete(f"/movies/{movie['id']}/actors/{first['id']}", headers={**director, "If-Match": seen})
+    assert_error(uncast, 412)
+    assert uncast.headers["ETag"] == etag_of(cast)
+    # A field edit from the old read is still refused: the whole ETag changed.
+    assert_error(client.patch(f"/movies/{movie['id']}", json={"title": "Stale"},
+                              headers={**director, "If-Match": seen}), 412)
+    uncast = client.delete(f"/movies/{movie['id']}/actors/{first['id']}",
+                           headers={**director, "If-Match": etag_of(cast)})
+    assert uncast.status_code == 200 and [a["id"] for a in uncast.json["movie"]["actors"]] == [second["id"]]
+    assert api("GET", f"/movies/{movie['id']}").json["movie"]["release_date"] == "2019-01-01"

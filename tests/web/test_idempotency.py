@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, text
 from casting.web import idempotency
 from models import db, idempotency_keys
 from tests.utils.asserters import assert_error, etag_of
-from tests.utils.records import new_movie, row_counts
+from tests.utils.records import new_actor, new_movie, row_counts
 
 # --- Idempotency-Key -----------------------------------------------------------------------------------------
 
@@ -194,4 +194,67 @@ def test_two_requests_with_one_key_at_once_run_once(app, producer):
     assert len(fresh) == 1, results
     for response in results:
         assert response[0] == 409 or response == (201, "true", fresh[0][2]) or response is fresh[0], results
+    assert row_counts(app) == (0, 1, 0)
+
+
+# --- what one key stands for (issue 21's surviving mutations) -----------------------------------------------------
+
+
+def test_the_same_key_for_another_method_alone_is_422_not_a_replay(api, app):
+    """PUT then DELETE of one casting, with one key and no body either time: only the method differs. Replaying the
+    PUT would answer 200 and leave the actor cast."""
+    actor, movie = new_actor(api), new_movie(api)
+    key = {"Idempotency-Key": "method-only"}
+    path = f"/movies/{movie['id']}/actors/{actor['id']}"
+    assert api("PUT", path, headers=key).status_code == 200
+    refused = assert_error(api("DELETE", path, headers=key), 422, "Idempotency-Key")
+    assert "another request" in refused["message"]
+    assert row_counts(app) == (1, 1, 1)
+    assert api("DELETE", path, headers={"Idempotency-Key": "method-only-2"}).status_code == 200
+    assert row_counts(app) == (1, 1, 0)
+
+
+def test_the_same_key_with_another_query_is_422_not_a_replay(api, app):
+    key = {"Idempotency-Key": "query-too"}
+    first = api("POST", "/actors?x=1", json={"name": "Query", "age": 30, "gender": "f"}, headers=key)
+    assert first.status_code == 201, first.json
+    assert api("POST", "/actors?x=1", json={"name": "Query", "age": 30, "gender": "f"},
+               headers=key).headers["Idempotent-Replayed"] == "true"
+    refused = api("POST", "/actors?x=2", json={"name": "Query", "age": 30, "gender": "f"}, headers=key)
+    assert_error(refused, 422, "Idempotency-Key")
+    assert row_counts(app) == (0, 1, 0)
+
+
+def test_an_expired_key_is_forgotten_even_before_any_purge(api, app, monkeypatch):
+    """claim() itself checks the age: the key from 25 hours ago (another request) is neither a 422 nor a replay,
+    whether or not this process's purge has run."""
+    monkeypatch.setattr(idempotency, "_last_purge", float("inf"))  # no purge in this test
+    insert_kept_outcome(app, "yesterday", dt.timedelta(hours=25))
+    insert_kept_outcome(app, "today", dt.timedelta(hours=23))
+    response = api("POST", "/actors", json={"name": "Fresh", "age": 1, "gender": "f"},
+                   headers={"Idempotency-Key": "yesterday"})
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response.headers, response.json
+    assert_error(api("POST", "/actors", json={"name": "Fresh", "age": 1, "gender": "f"},
+                     headers={"Idempotency-Key": "today"}), 422, "Idempotency-Key")
+    assert row_counts(app) == (0, 1, 0)
+    again = api("POST", "/actors", json={"name": "Fresh", "age": 1, "gender": "f"},
+                headers={"Idempotency-Key": "yesterday"})
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json == response.json
+
+
+def test_another_subjects_request_in_flight_with_the_same_key_does_not_hold_mine(api, app):
+    """The advisory lock is per subject and key: a key value another user has in flight is not this user's."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's advisory locks hold keys; SQLite serializes every write instead")
+        theirs = idempotency.Key("auth0|someone-else", "common-key", "").lock_id
+        holder = db.engine.connect()
+    try:
+        holder.execute(text("SELECT pg_advisory_lock(:id)"), {"id": theirs})
+        mine = api("POST", "/actors", json={"name": "Mine", "age": 1, "gender": "f"},
+                   headers={"Idempotency-Key": "common-key"})
+        assert mine.status_code == 201, mine.json
+    finally:
+        holder.execute(text("SELECT pg_advisory_unlock_all()"))
+        holder.close()
     assert row_counts(app) == (0, 1, 0)

@@ -249,3 +249,53 @@ def test_a_catalogue_version_the_api_answered_is_taken_back(client, producer):
     assert int(version) >= 1
     again = client.get("/actors", headers={**producer, "Catalogue-Version": f" {version} "})
     assert again.status_code == 200
+
+
+# --- caches (issue 21): Vary: Origin where the answer depends on it, Cache-Control on public answers ----------------
+
+
+@pytest.mark.parametrize("path", ["/health", "/movies", "/movies/{movie}", "/nowhere"])
+def test_answers_that_depend_on_the_origin_say_vary_origin(make_app, built_apps, producer, path):
+    """With named origins, Access-Control-Allow-Origin is the request's Origin or nothing: a shared cache must key
+    the answer on Origin, or it hands one origin's answer (or a non-CORS one) to another."""
+    named = make_app(CORS_ORIGINS="https://casting.example", PUBLIC_READS=True)
+    built_apps.append(named)
+    client = named.test_client()
+    movie = client.post("/movies", headers=producer, json={"title": "Vary", "release_date": "2020-01-01"})
+    url = path.format(movie=movie.json["movie"]["id"])
+    allowed = client.get(url, headers={"Origin": "https://casting.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://casting.example"
+    refused = client.get(url, headers={"Origin": "https://evil.example"})
+    plain = client.get(url)
+    for response in (allowed, refused, plain):
+        assert "origin" in {v.strip().lower() for v in response.headers.get("Vary", "").split(",")}, response.headers
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    assert plain.headers.get("Access-Control-Allow-Origin") in (None, "https://casting.example")
+    assert allowed.status_code == refused.status_code == plain.status_code
+
+
+def test_production_answers_to_an_allowed_origin_vary_on_it(make_app):
+    client = production(make_app, CORS_ORIGINS="https://casting.example").test_client()
+    for headers in ({"Origin": "https://casting.example"},
+                    {"Origin": "https://casting.example", "Access-Control-Request-Method": "POST"}):
+        method = "OPTIONS" if "Access-Control-Request-Method" in headers else "GET"
+        response = client.open("/health", method=method, headers=headers)
+        assert response.headers["Access-Control-Allow-Origin"] == "https://casting.example"
+        assert "Origin" in response.headers["Vary"], response.headers
+
+
+def test_tokenless_public_reads_may_be_cached_only_if_revalidated(make_app, built_apps, producer):
+    """PUBLIC_READS answers without a token carried no Cache-Control, so a cache could serve them stale as long as
+    it liked: `no-cache` (revalidate by ETag each time). With a token: `no-store`."""
+    public = make_app(PUBLIC_READS=True)
+    built_apps.append(public)
+    client = public.test_client()
+    movie = client.post("/movies", headers=producer, json={"title": "Cached", "release_date": "2020-01-01"})
+    assert movie.headers["Cache-Control"] == "no-store"
+    for path in ("/movies", f"/movies/{movie.json['movie']['id']}", "/actors", "/movies/4242"):
+        response = client.get(path)
+        assert response.status_code in (200, 404) and response.headers["Cache-Control"] == "no-cache", path
+        assert client.get(path, headers=producer).headers["Cache-Control"] == "no-store", path
+    tag = client.get("/movies").headers["ETag"]
+    revalidated = client.get("/movies", headers={"If-None-Match": tag})
+    assert revalidated.status_code == 304 and revalidated.headers["Cache-Control"] == "no-cache"

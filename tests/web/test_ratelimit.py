@@ -7,10 +7,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from casting.web import ratelimit
+from tests.utils.asserters import retry_after
 from tests.utils.processes import free_port
 
 
@@ -112,3 +114,83 @@ def test_redis_budgets_cost_one_redis_command_per_request_and_headers_stay_exact
     assert time.time() < reset <= time.time() + 3602
     assert client.ttl(next(iter(client.scan_iter("*")))) > 3500
     client.flushdb()
+
+
+# --- Redis gone (issue 21) ----------------------------------------------------------------------------------------
+
+
+class Clock:
+    """The time ratelimit.py reads (its `time` module), moved by the test: limits' own clock is left alone."""
+
+    def __init__(self):
+        self.wall, self.monotonic_now = time.time(), 1000.0
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.monotonic_now
+
+
+def test_redis_is_tried_again_after_a_pause_that_doubles(make_app, app, producer, monkeypatch):
+    """Down at t=0: tried again at 1 s, then 3 s (2 s later), then 7 s (4 s later); never in between. A pause that did
+    not double would try Redis (a connect timeout each time) every second through an outage."""
+    clock = Clock()
+    monkeypatch.setattr(ratelimit, "time", clock)
+    limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0",
+                       RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5})
+    limiter = limited.extensions["ratelimit"]
+    tries = []
+    real_hit = limiter.strategy.hit
+
+    def counted_hit(*args, **kwargs):
+        tries.append(clock.monotonic_now - 1000.0)
+        return real_hit(*args, **kwargs)
+
+    monkeypatch.setattr(limiter.strategy, "hit", counted_hit)
+    client = limited.test_client()
+    for moment in (0.0, 0.5, 0.99, 1.0, 2.0, 2.99, 3.0, 5.0, 6.99, 7.0):
+        clock.monotonic_now = 1000.0 + moment
+        assert client.get("/movies", headers=producer).status_code == 200, moment
+    assert tries == [0.0, 1.0, 3.0, 7.0]
+
+
+def test_retry_after_is_at_least_one_second_when_the_window_is_ending(make_app, app, producer, monkeypatch):
+    """A 429 counted just as its window ends: Retry-After rounds up to 1, never 0 (a client would retry at once)."""
+    limited = make_app(RATELIMIT_ENABLED=True, RATE_LIMIT_READS="1/hour").test_client()
+    assert limited.get("/movies", headers=producer).status_code == 200
+    clock = Clock()
+    clock.wall += 3600  # the moment the header is written: the window's reset has just passed
+    monkeypatch.setattr(ratelimit, "time", clock)
+    refused = limited.get("/movies", headers=producer)
+    assert refused.status_code == 429
+    assert retry_after(refused) == 1
+
+
+def test_with_redis_gone_two_workers_let_through_at_most_the_limit(app, fleet, database_url, local_pem, local_issuer):
+    """docs/operations.md: while Redis is down each of WEB_CONCURRENCY workers counts ceil(L / WEB_CONCURRENCY)
+    alone. 40 reads from one client, on fresh connections from 4 threads to workers of one thread each, so that both
+    workers take some: at most 20 pass, each answer says the worker's share (10), and a 429 says when to come back.
+    (A budget per hour: a window ending during the run would give a fresh one.)"""
+    server = fleet.gunicorn("redis-gone", DATABASE_URL=database_url, LOCAL_ISSUER_PRIVATE_KEY=local_pem,
+                            REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", WEB_CONCURRENCY="2",
+                            GUNICORN_THREADS="1", RATE_LIMIT_READS="20/hour")
+    token = local_issuer.mint("casting-assistant", sub=f"redis-gone|{uuid.uuid4().hex}")
+
+    def ten(_):
+        answers = []
+        for _ in range(10):
+            response = server.request("GET", "/movies", token, headers={"Connection": "close"})
+            answers.append((response.status_code, response.headers.get("X-RateLimit-Limit"),
+                            response.headers.get("Retry-After")))
+        return answers
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = [answer for batch in pool.map(ten, range(4), timeout=120) for answer in batch]
+    counts = Counter(status for status, _, _ in answers)
+    print(f"\nRedis down, 20/hour, 2 workers, 40 reads: {dict(counts)}")
+    assert set(counts) <= {200, 429} and sum(counts.values()) == 40, counts
+    assert 10 <= counts[200] <= 20, counts  # one worker's share at least, the two shares at most
+    assert {limit for _, limit, _ in answers} == {"10"}, answers
+    assert all(int(wait) >= 1 for status, _, wait in answers if status == 429), answers
+    assert "rate-limit storage unreachable" in server.process.output()

@@ -1,16 +1,21 @@
 """The retrying transaction (casting/web/transactions.py): deadlocks and serialization failures retried then a
 409, a broken connection replaced for a while then a 503, other errors not retried, a session teardown that never
-fails a response, a connection lost at COMMIT answered by what the database did, and the pool's pings after a
-broken connection. The races under gunicorn are in tests/deployment/test_concurrency.py."""
+fails a response, and the pool's pings after a broken connection; and connections cut for real by a proxy on
+PostgreSQL's wire protocol (CuttingProxy) at the write's INSERT or at its COMMIT: answered by what the database did,
+a 503 when that cannot be confirmed, never a write run twice. The races under gunicorn are in
+tests/deployment/test_concurrency.py."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import logging
+import socket
+import threading
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import create_engine, delete, make_url, text
 from sqlalchemy.pool import NullPool
 
 from casting.api.writes import safe_write
@@ -206,3 +211,185 @@ def test_after_a_broken_connection_the_pool_pings_before_it_hands_one_out(app, a
         assert db.engine.pool.checkedout() == 0
         with db.engine.connect() as pooled:
             assert pooled.connection.driver_connection.autocommit is False  # back in the pool as it was
+
+
+# --- a connection cut at COMMIT, for real (issue 21) --------------------------------------------------------------
+
+
+class CuttingProxy:
+    """A TCP proxy between the app and PostgreSQL that reads the wire protocol from the app's side (psycopg2 sends
+    every statement as one simple Query message) and cuts a connection where a test says. Each rule is called with
+    a message's body and whether its connection has inserted a movie yet, and answers None (pass it on), "drop"
+    (close both sides; the message never reaches PostgreSQL) or "after" (send it, let PostgreSQL answer it in full,
+    then close both sides without handing the answer back: the statement ran, and the app cannot know)."""
+
+    def __init__(self, upstream: tuple[str, int]):
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.rules: list[tuple[Callable[[bytes, bool], str | None], bool]] = []  # (rule, fires once)
+        self.cuts: list[str] = []
+        self.lock = threading.Lock()
+        self.sockets: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def cut(self, rule: Callable[[bytes, bool], str | None], once: bool = True) -> None:
+        with self.lock:
+            self.rules.append((rule, once))
+
+    def close(self) -> None:
+        _close(self.listener)  # (shutdown wakes the accept() waiting on it)
+        for sock in list(self.sockets):
+            _close(sock)
+        self.thread.join(timeout=5)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream, timeout=10)
+            server.settimeout(None)
+            self.sockets += [client, server]
+            link = {"muted": False, "answered": threading.Event()}
+            threading.Thread(target=self._back, args=(server, client, link), daemon=True).start()
+            threading.Thread(target=self._out, args=(client, server, link), daemon=True).start()
+
+    def _back(self, server: socket.socket, client: socket.socket, link: dict) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := server.recv(65536):
+                if link["muted"]:
+                    if b"Z\x00\x00\x00\x05" in chunk:  # ReadyForQuery: the statement's answer is complete
+                        link["answered"].set()
+                    continue
+                client.sendall(chunk)
+        _close(client)
+
+    def _out(self, client: socket.socket, server: socket.socket, link: dict) -> None:
+        wrote_movie = False
+        try:
+            length = int.from_bytes(_read(client, 4), "big")  # the startup message has no type byte
+            server.sendall(length.to_bytes(4, "big") + _read(client, length - 4))
+            while True:
+                kind = _read(client, 1)
+                length = int.from_bytes(_read(client, 4), "big")
+                body = _read(client, length - 4)
+                message = kind + length.to_bytes(4, "big") + body
+                wrote_movie = wrote_movie or (kind == b"Q" and b"INSERT INTO movies" in body)
+                verdict = None
+                with self.lock:
+                    for rule, once in list(self.rules):
+                        verdict = rule(body, wrote_movie) if kind == b"Q" else None
+                        if verdict:
+                            if once:
+                                self.rules.remove((rule, once))
+                            break
+                if verdict is None:
+                    server.sendall(message)
+                    continue
+                statement = body.rstrip(b"\x00")[:60].decode(errors="replace")
+                self.cuts.append(f"{verdict} {statement}")
+                if verdict == "after":
+                    link["muted"] = True
+                    server.sendall(message)
+                    assert link["answered"].wait(10), "PostgreSQL did not answer the statement let through"
+                break
+        except (OSError, ConnectionError):
+            pass
+        _close(client)
+        _close(server)
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+def commit_of_a_movie(verdict: str):
+    """The COMMIT of the transaction that inserted a movie: cut `verdict` ("drop" or "after")."""
+    return lambda body, wrote_movie: verdict if wrote_movie and body.startswith(b"COMMIT") else None
+
+
+@pytest.fixture
+def proxied(make_app, built_apps, _schema, app):
+    """An app whose every database connection goes through a CuttingProxy to the suite's PostgreSQL."""
+    url = make_url(_schema.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("the cut is made in PostgreSQL's wire protocol, and pg_xact_status settles it: PostgreSQL only")
+    proxy = CuttingProxy((url.host or "127.0.0.1", url.port or 5432))
+    through = url.set(host="127.0.0.1", port=proxy.port,
+                      query={**url.query, "sslmode": "disable", "gssencmode": "disable"})
+    built = make_app(SQLALCHEMY_DATABASE_URI=through.render_as_string(hide_password=False))
+    built_apps.append(built)
+    yield built, proxy
+    proxy.close()
+
+
+def movies_titled(app, title: str) -> int:
+    with app.app_context():
+        count = db.session.scalar(text("SELECT count(*) FROM movies WHERE title = :t"), {"t": title})
+        db.session.remove()
+    return count
+
+
+def create(built, producer, title: str):
+    return built.test_client().post("/movies", headers=producer, json={"title": title, "release_date": "2020-01-01"})
+
+
+def test_a_commit_that_committed_but_whose_answer_was_lost_is_answered_from_the_database(proxied, app, producer):
+    """COMMIT reaches PostgreSQL and commits; the connection is cut before the app hears so. pg_xact_status, asked on
+    a new connection, says committed: the answer is the 201 built before COMMIT, and the write is not run again."""
+    built, proxy = proxied
+    proxy.cut(commit_of_a_movie("after"))
+    response = create(built, producer, "Committed Unheard")
+    assert response.status_code == 201, response.get_json()
+    assert proxy.cuts == ["after COMMIT"]
+    assert movies_titled(app, "Committed Unheard") == 1
+
+
+def test_a_commit_whose_outcome_cannot_be_confirmed_is_a_503_and_not_run_again(proxied, app, producer, monkeypatch):
+    """As above, and every question about the outcome is cut too: the write may have committed (here it did), so it
+    is not run again (that would write it twice) and the answer is a 503 that says the write is unconfirmed."""
+    built, proxy = proxied
+    monkeypatch.setattr(transactions, "COMMIT_CHECK_SECONDS", 0.5)
+    proxy.cut(commit_of_a_movie("after"))
+    proxy.cut(lambda body, _: "drop" if b"pg_xact_status" in body else None, once=False)
+    response = create(built, producer, "Committed Unconfirmed")
+    body = assert_error(response, 503)
+    assert body["message"] == "the database did not confirm the write; try again shortly"
+    assert proxy.cuts[0] == "after COMMIT" and len(proxy.cuts) >= 2  # the questions were asked, and cut
+    assert movies_titled(app, "Committed Unconfirmed") == 1
+
+
+def test_a_commit_that_never_arrived_is_settled_as_aborted_and_the_write_runs_again(proxied, app, producer):
+    built, proxy = proxied
+    proxy.cut(commit_of_a_movie("drop"))
+    response = create(built, producer, "Commit Lost")
+    assert response.status_code == 201, response.get_json()
+    assert proxy.cuts == ["drop COMMIT"]
+    assert movies_titled(app, "Commit Lost") == 1
+
+
+def test_a_connection_cut_before_commit_runs_the_write_again(proxied, app, producer):
+    """The connection breaks under the write's INSERT (PostgreSQL never gets it): nothing was written, so the write
+    runs again on a new connection and answers 201, once."""
+    built, proxy = proxied
+    proxy.cut(lambda body, _: "drop" if body.startswith(b"INSERT INTO movies") else None)
+    response = create(built, producer, "Cut Early")
+    assert response.status_code == 201, response.get_json()
+    assert len(proxy.cuts) == 1 and proxy.cuts[0].startswith("drop INSERT INTO movies")
+    assert movies_titled(app, "Cut Early") == 1
