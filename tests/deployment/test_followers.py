@@ -312,6 +312,7 @@ def test_a_follower_stopped_under_load_fails_no_read_and_rejoins_when_it_is_back
             not shown["in_rotation"] and "unreachable" in shown.get("problem", "")
             for shown in followers_shown(server)))
         wait_for("reads while it is down", lambda: count_in("down") >= 100)
+        phase[0] = "starting"  # reads may go to it again as soon as it is up, before start() returns
         follower.start()
         phase[0] = "back"
         wait_for("/ready showing it in rotation again",
