@@ -4,98 +4,21 @@ without a restart once it is back, with every acknowledged write kept and none o
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from tests.utils.asserters import assert_error, retry_after
-from tests.utils.environment import unavailable
+from tests.utils.clusters import Cluster, required_bindir
 from tests.utils.postgres import migrate
-from tests.utils.processes import (
-    LogFile,
-    free_port,
-    tail,
-)
 from tests.utils.records import actor_body
-
-# --- a throwaway PostgreSQL cluster ----------------------------------------------------------------------------------
-
-
-def postgres_bindir() -> Path | None:
-    found = shutil.which("pg_config")
-    if found:
-        result = subprocess.run([found, "--bindir"], capture_output=True, text=True, timeout=10)
-        candidate = Path(result.stdout.strip())
-        if (candidate / "initdb").exists():
-            return candidate
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
-    return versions[-1].parent if versions else None
-
-
-class Cluster:
-    """A PostgreSQL cluster of its own in a temp dir, on its own port (run as `postgres` when we are root)."""
-
-    def __init__(self, bindir: Path):
-        self.bindir = bindir
-        self.dir = Path(tempfile.mkdtemp(prefix="casting-pg-"))
-        self.data = self.dir / "data"
-        self.port = free_port()
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self.as_root = os.geteuid() == 0
-        self.log_file = LogFile(f"PostgreSQL cluster on port {self.port}", self.dir / "server.log")
-        if self.as_root:
-            shutil.chown(self.dir, "postgres", "postgres")
-
-    def run(self, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
-        return subprocess.run([*prefix, *argv], capture_output=True, text=True, timeout=timeout, cwd=self.dir)
-
-    def initdb(self) -> None:
-        result = self.run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                          "-E", "UTF8", "--no-sync")
-        assert result.returncode == 0, f"initdb failed:\n{result.stdout}\n{result.stderr}"
-
-    def start(self) -> None:
-        options = f"-k {self.dir} -p {self.port} -c listen_addresses=127.0.0.1"
-        result = self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "server.log"),
-                          "-o", options, "-w", "-t", "30", "start")
-        assert result.returncode == 0, f"pg_ctl start failed:\n{result.stdout}\n{result.stderr}\n{self.log()}"
-
-    def stop(self, mode: str = "immediate") -> None:
-        result = self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
-        assert result.returncode == 0, f"pg_ctl stop failed:\n{result.stdout}\n{result.stderr}"
-
-    def running(self) -> bool:
-        if not self.data.exists():
-            return False
-        return self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "status", timeout=20).returncode == 0
-
-    def log(self) -> str:
-        return tail(self.dir / "server.log", 5000)
-
-    def remove(self) -> None:
-        try:
-            if self.running():
-                self.stop("immediate")
-        finally:
-            self.log_file.close()
-            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
 def cluster():
-    bindir = postgres_bindir()
-    if bindir is None:
-        unavailable("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    if os.geteuid() == 0 and not shutil.which("runuser"):
-        unavailable("running as root without runuser: initdb cannot run")
-    made = Cluster(bindir)
+    """A throwaway PostgreSQL cluster of its own (tests/utils/clusters.py), removed afterwards."""
+    made = Cluster(required_bindir())
     try:
         made.initdb()
         made.start()

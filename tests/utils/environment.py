@@ -16,7 +16,9 @@ ON_CI = os.environ.get("CI") == "true"
 # The tests decide the configuration; nothing from the developer's shell leaks in (conftest.py pops these).
 APP_SETTINGS = ("DATABASE_URL", "AUTH0_DOMAIN", "API_AUDIENCE", "JWKS_URL", "TOKEN_ISSUER", "APP_ENV", "DYNO",
                 "PUBLIC_READS", "CORS_ORIGINS", "LOCAL_ISSUER_PRIVATE_KEY", "REDIS_URL", "ALLOW_TEST_ISSUER",
-                "AUTH0_CLIENT_ID", "TRUSTED_PROXY_COUNT", "TOKEN_MAX_LIFETIME_SECONDS", "FORWARDED_ALLOW_IPS")
+                "AUTH0_CLIENT_ID", "TRUSTED_PROXY_COUNT", "TOKEN_MAX_LIFETIME_SECONDS", "FORWARDED_ALLOW_IPS",
+                "DATABASE_CONNECTION_POOL_URL", "DATABASE_POOLED", "DATABASE_FOLLOWER_URLS", "FOLLOWER_MAX_LAG_SECONDS",
+                "FOLLOWER_CHECK_SECONDS")
 
 
 def unavailable(reason: str):
