@@ -217,6 +217,41 @@ def test_a_good_file_is_imported_once_after_confirmation(browsing, app):
     expect(dialog.get_by_role("button", name=re.compile(r"^Import \d"))).to_be_hidden()
 
 
+def test_an_import_whose_answer_is_lost_is_sent_again_with_its_key(browsing, app):
+    """The server imports the file but the answer never reaches the page: the page sends it again with the same
+    Idempotency-Key, and the API answers from the first import instead of importing twice. When even the retries
+    get no answer, the page says that pressing the button again is safe, and it is."""
+    page = browsing.page()
+    sign_in(page, "executive-producer")
+    sent = imports_sent(page)
+    dialog = open_import(page)
+    choose(dialog, "movies.csv", GOOD_MOVIES)
+    dialog.get_by_role("button", name="Check the file").click()
+    lost = []
+
+    def lose_answers(route):
+        if "dry_run=false" in route.request.url and len(lost) < 4:
+            if not lost:
+                route.fetch()  # the server imports it; its answer is lost on the way back
+            lost.append(route.request.url)
+            return route.abort()
+        return route.continue_()
+
+    page.route(re.compile(r".*/imports\?.*"), lose_answers)
+    dialog.get_by_role("button", name="Import 3 movies").click()
+    expect(dialog.get_by_role("alert")).to_contain_text(
+        "The server cannot be reached. Check your connection and try again. Press “Import 3 movies” again: the file "
+        "will not be imported twice.")
+    assert len(lost) == 4  # the first attempt and its three retries
+    assert row_counts(app) == (3, 0, 0)
+    dialog.get_by_role("button", name="Import 3 movies").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("status")).to_contain_text("Imported movies.csv: 3 movies created")
+    assert row_counts(app) == (3, 0, 0)
+    real = [request for request in sent if request["query"]["dry_run"] == "false"]
+    assert len(real) == 5 and len({request["key"] for request in real}) == 1, real
+
+
 def test_a_director_imports_by_keyboard_and_ndjson(browsing, app, api):
     """Actors in NDJSON, matched by name: one known (updated), one new; every step from the keyboard but the
     browser's own file picker."""

@@ -2,7 +2,7 @@
 // (a plain link could not send it), and "Import a file": a dry run first, its report, then the same bytes imported
 // for real once the person confirms, under one Idempotency-Key (a double click or a retry imports once).
 
-import { newKey, request } from "./api.js";
+import { newKey, outcomeUnknown, request } from "./api.js";
 import { changed } from "./resources.js";
 import { can } from "./session.js";
 import {
@@ -235,6 +235,7 @@ confirmButton.addEventListener("click", async () => {
     changed();
     toast(`Imported ${file.name}: ${counts(outcome, "done")}.`, { linger: true });
   } catch (error) {
+    confirmButton.textContent = label;
     refused(error, file);
   } finally {
     confirmButton.disabled = false;
@@ -265,7 +266,11 @@ function refused(error, file) {
     413: () => `The file is too large for the page: ${sentence(error.message)}`,
     415: () => `The file's type is not one the API takes: ${sentence(error.message)}`,
   }[error?.status];
-  showAlert(why ? why() : describeError(error), { scope: dialog });
+  // The import for real, its outcome unknown (no answer, a 409 still in progress, a 502-504): pressing it again
+  // sends the same key, which the API answers from the first attempt rather than importing twice.
+  const again = checked && !confirmButton.hidden && outcomeUnknown(error)
+    ? ` Press “${confirmButton.textContent}” again: the file will not be imported twice.` : "";
+  showAlert((why ? why() : describeError(error)) + again, { scope: dialog });
   if (error?.status === 400 || error?.status === 413 || error?.status === 415) {
     fileInput.setAttribute("aria-invalid", "true");
   }
