@@ -16,7 +16,7 @@ import { currentToken } from "./session.js";
 export const sessionEvents = new EventTarget();
 
 export class ApiError extends Error {
-  constructor(status, message, { details = null, retryAfter = null, requestId = null, etag = null } = {}) {
+  constructor(status, message, { details = null, retryAfter = null, requestId = null, etag = null, body = null } = {}) {
     super(message);
     this.name = "ApiError";
     this.status = status;
@@ -24,6 +24,7 @@ export class ApiError extends Error {
     this.retryAfter = retryAfter;
     this.requestId = requestId;
     this.etag = etag; // of the record as it is now, on a 412
+    this.body = body; // the whole answer (an import's 422 carries its report in `import`)
   }
 }
 
@@ -59,10 +60,13 @@ const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 /** `settled(error)`: an async check the caller may give, true when it knows that sending the write again would
  * change nothing (a restore's 409 for a record that exists again): the error is then the caller's at once. */
-export async function request(method, path, { body, query, auth = true, signal, ifMatch, key, settled } = {}) {
+/** `file` ({bytes, type}): a body sent as it is, under its own Content-Type (an import's CSV or NDJSON), rather than
+ * `body` as JSON. `download`: answer the Response of a 2xx as it is (a file to save), not its JSON. */
+export async function request(method, path, { body, file, download, accept, query, auth = true, signal, ifMatch, key,
+  settled } = {}) {
   for (let attempt = 0; ; attempt += 1) {
     try {
-      return await send(method, path, { body, query, auth, signal, ifMatch, key });
+      return await send(method, path, { body, file, download, accept, query, auth, signal, ifMatch, key });
     } catch (error) {
       if (!key || !outcomeUnknown(error) || attempt >= RETRY_DELAYS_MS.length) throw error;
       if (settled && await settled(error)) throw error;
@@ -71,13 +75,14 @@ export async function request(method, path, { body, query, auth = true, signal, 
   }
 }
 
-async function send(method, path, { body, query, auth, signal, ifMatch, key }) {
+async function send(method, path, { body, file, download, accept, query, auth, signal, ifMatch, key }) {
   const url = new URL(path, window.location.origin);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
   }
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: accept || "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (file) headers["Content-Type"] = file.type;
   if (ifMatch) headers["If-Match"] = ifMatch;
   if (key) headers["Idempotency-Key"] = key;
   if (catalogueVersion) headers["Catalogue-Version"] = String(catalogueVersion);
@@ -93,13 +98,14 @@ async function send(method, path, { body, query, auth, signal, ifMatch, key }) {
   let response;
   try {
     response = await fetch(url, {
-      method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers, signal, body: file ? file.bytes : body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(0, "the server cannot be reached");
   }
   noteVersion(response);
+  if (download && response.ok) return response;
   let data = null;
   try {
     data = await response.json();
@@ -112,6 +118,7 @@ async function send(method, path, { body, query, auth, signal, ifMatch, key }) {
       retryAfter: response.headers.get("Retry-After"),
       requestId: data?.request_id || response.headers.get("X-Request-ID"),
       etag: response.headers.get("ETag"),
+      body: data,
     });
     if (response.status === 401 && auth) {
       sessionEvents.dispatchEvent(new CustomEvent("unauthorized", { detail: error }));

@@ -3,6 +3,7 @@
 
 import { request, sessionEvents } from "./api.js";
 import "./details.js";
+import { exportButtons, importable, openImport } from "./files.js";
 import { ListPanel } from "./lists.js";
 import { ACTORS, bus, MOVIES } from "./resources.js";
 import * as session from "./session.js";
@@ -140,6 +141,7 @@ function showWorkspace({ focus = false } = {}) {
   $("#session-name").title = person || ""; // in full, where a phone cuts it short
   $("#session-name").hidden = !person;
   panels = [new ListPanel(MOVIES, $("#movies-panel")), new ListPanel(ACTORS, $("#actors-panel"))];
+  showFiles();
   show("workspace");
   selectTab($("#tab-movies"), false);
   for (const panel of panels) panel.load();
@@ -150,6 +152,20 @@ function showWorkspace({ focus = false } = {}) {
     expiryTimer = setTimeout(() => signOut("Your session has expired. Please sign in again."),
       Math.min(Math.max(remaining, 0), 2 ** 31 - 1));
   }
+}
+
+/** The bar above the lists: the castings' export (they have no list of their own) and "Import a file", each for the
+ * roles allowed. */
+function showFiles() {
+  const bar = $("#workspace-bar");
+  const castings = exportButtons("castings");
+  const importing = importable().length
+    ? h("button", { type: "button", class: "btn btn-primary btn-small", id: "import-open", onclick: openImport },
+      "Import a file…")
+    : null;
+  setChildren(bar, castings ? h("div", { class: "bar-group" }, h("span", { class: "bar-label", "aria-hidden": "true" },
+    "Castings"), castings) : null, importing);
+  bar.hidden = !castings && !importing;
 }
 
 bus.addEventListener("changed", () => {

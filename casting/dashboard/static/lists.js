@@ -5,6 +5,7 @@
 import { readList, writeList } from "./address.js";
 import { api } from "./api.js";
 import { mayRestore, showDeleted } from "./deleted.js";
+import { exportButtons } from "./files.js";
 import { newRecord } from "./forms.js";
 import { open, summaryLine } from "./resources.js";
 import { can } from "./session.js";
@@ -83,6 +84,11 @@ export class ListPanel {
       : null;
     this.form = this.renderFilters();
     this.status = h("p", { class: "list-status", id: `${r.kind}-status`, "aria-live": "polite" });
+    // An export is of what the list shows: its search, filters and sort, every page of it.
+    const exports = exportButtons(r.kind, () => {
+      const { page, ...shown } = this.state;
+      return shown;
+    });
     this.list = h("ul", { class: "cards", "aria-labelledby": `${r.kind}-heading`, "aria-busy": "false" });
     this.previous = h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: true,
       onclick: () => this.turn(-1) }, h("span", { "aria-hidden": "true" }, "‹ "), "Previous");
@@ -93,8 +99,8 @@ export class ListPanel {
     this.pager = h("nav", { class: "pager", "aria-label": `${r.Noun} pages`, hidden: true },
       this.previous, this.pageLabel, this.next);
     setChildren(this.section, h("div", { class: "panel-head" }, heading,
-      deleted || create ? h("div", { class: "panel-actions" }, deleted, create) : null), this.form, this.status,
-      this.list, this.pager);
+      deleted || create ? h("div", { class: "panel-actions" }, deleted, create) : null), this.form,
+    h("div", { class: "list-bar" }, this.status, exports), this.list, this.pager);
   }
 
   renderFilters() {

@@ -156,7 +156,7 @@ export function toast(message, { linger = false } = {}) {
 
 // --- errors in words people understand --------------------------------------------------------
 
-function sentence(text) {
+export function sentence(text) {
   const trimmed = String(text || "").trim().replace(/[.\s]+$/, "");
   return trimmed ? trimmed[0].toUpperCase() + trimmed.slice(1) + "." : "";
 }
