@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # mode and refuses to start without its production settings.
 FLASK  := APP_ENV=development $(BIN)/flask --app app
 
-.PHONY: run test lint install clean settings bench bench-quick bench-compare fuzz auth0 auth0-tenant
+.PHONY: run test lint install clean settings bench bench-quick bench-compare fuzz auth0 auth0-tenant postman
 
 # Reinstalls only when a requirements file changed since the last install. Says what it does: the first run
 # takes a minute or two, most of it pip.
@@ -48,6 +48,14 @@ run: $(STAMP)
 TEST_WORKERS ?= 4
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The Postman collection with newman (docs/clients.md), against a server and a database of its own: the app on
+# 127.0.0.1:$(POSTMAN_PORT) on a scratch SQLite file, stopped and removed afterwards (scripts/postman.sh), so that
+# the development database never sees the run. Needs node_modules (npm ci). NEWMAN_ARGS passes options to newman,
+# e.g. make postman NEWMAN_ARGS='--folder Setup --folder "Casting Director" --folder Cleanup'.
+POSTMAN_PORT ?= 5055
+postman: $(STAMP)
+	POSTMAN_PORT=$(POSTMAN_PORT) bash scripts/postman.sh $(NEWMAN_ARGS)
 
 # The benchmark (bench/README.md): needs PostgreSQL (BENCH_DATABASE_URL, or a scratch database made
 # through .ci/postgres.sh), wrk and pgbench. Writes bench/results.md, .png and .json.

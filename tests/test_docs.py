@@ -173,9 +173,9 @@ def test_the_readme_first_steps_work_as_pasted(make_run):
     assert {"id": 10, "name": "Dev Patel"} in cast["movie"]["actors"]
 
 
-def newman_command() -> str:
-    block = next(block for block in shell_blocks((ROOT / "docs" / "clients.md").read_text()) if "npx newman" in block)
-    return block[block.index("npx newman"):]
+def postman_command() -> str:
+    block = next(block for block in shell_blocks((ROOT / "docs" / "clients.md").read_text()) if "make postman" in block)
+    return block[block.index("make postman"):]
 
 
 def test_the_node_version_the_docs_name_is_what_the_npm_tools_need():
@@ -195,12 +195,37 @@ def test_the_node_version_the_docs_name_is_what_the_npm_tools_need():
            f"{lowest('newman')[0]} and up" in text
 
 
-def test_the_newman_command_of_the_docs_works_as_pasted(make_run):
+def test_make_postman_runs_the_collection_on_a_server_of_its_own_and_leaves_nothing(make_run, tmp_path):
+    """docs/clients.md's `make postman`, pasted while `make run` serves (and the shell's DATABASE_URL names that
+    server's database): every newman assertion passes against a server and a database of its own, so the
+    development server's history gains nothing; afterwards its temporary folder is gone and its port free. A
+    port already taken is refused before anything starts."""
     _, port, env = make_run
     if not (shutil.which("node") and (ROOT / "node_modules" / "newman").is_dir()):
         unavailable("newman is not installed: run npm ci (Node.js and npm)")
-    command = newman_command()
-    assert "base_url=http://127.0.0.1:${PORT:-5000}" in command and "APP_ENV=development" in command
-    pasted = run_shell(command + "\n", {**env, "PORT": str(port)}, seconds=300)
+    command = postman_command()
+    assert command == "make postman\n"
+    command = command.replace("make postman", "make --no-print-directory -o .venv/.installed postman", 1)
+    minted = run_shell("APP_ENV=development .venv/bin/flask --app app token executive-producer", env)
+    token = minted.stdout.strip()
+
+    def history_total() -> int:
+        answer = requests.get(f"http://127.0.0.1:{port}/history", headers={"Authorization": f"Bearer {token}"},
+                              timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["total"]
+
+    before = history_total()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    taken = run_shell(command, {**env, "POSTMAN_PORT": str(port), "TMPDIR": str(scratch)})
+    assert taken.returncode != 0 and f"127.0.0.1:{port} is taken" in taken.stderr, taken.stdout + taken.stderr
+    own_port = free_port()
+    pasted = run_shell(command, {**env, "POSTMAN_PORT": str(own_port), "TMPDIR": str(scratch)}, seconds=300)
     assert pasted.returncode == 0, pasted.stdout[-5000:] + pasted.stderr
+    assert f"==> the app on http://127.0.0.1:{own_port}" in pasted.stdout
     assert re.search(r"│\s+assertions │\s+\d+ │\s+0 │", pasted.stdout), pasted.stdout[-3000:]
+    assert history_total() == before
+    assert list(scratch.iterdir()) == []
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{own_port}/health", timeout=5)
