@@ -69,10 +69,10 @@ def cast_of(movie: int, actors: int) -> list[int]:
     return [((movie - 1) * CASTINGS_PER_MOVIE + k) * _STRIDE % actors + 1 for k in range(CASTINGS_PER_MOVIE)]
 
 
-def castings_csv(movies: int, actors: int, first: int = 1, last: int | None = None) -> bytes:
-    """The castings of movies first..last (by id: movie_id, actor_id), each with a character and a billing."""
+def castings_csv(movies: int, actors: int) -> bytes:
+    """The castings of movies 1..`movies` (by id: movie_id, actor_id), each with a character and a billing."""
     lines = ["movie_id,actor_id,character,billing\r\n"]
-    for movie in range(first, (last or movies) + 1):
+    for movie in range(1, movies + 1):
         for billing, actor in enumerate(cast_of(movie, actors), start=1):
             j = (movie * CASTINGS_PER_MOVIE + billing) * 104_729
             character = f"{ROLES[j % len(ROLES)]}{FIRST[j // 7 % len(FIRST)]} {SURNAMES[j // 11 % len(SURNAMES)]}"
@@ -147,11 +147,10 @@ class Imports:
     def http(self, url: str, token: str) -> dict:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/csv"}
         seconds, problems, requests_made = {}, [], 0
-        per_request = HTTP_ROWS // CASTINGS_PER_MOVIE  # movies whose castings fit in one request
-        bodies = [("actors", "", self.actors_file.read_bytes())] + [
-            ("castings", "&match=id", castings_csv(self.movies, self.actors, first, min(first + per_request - 1,
-                                                                                          self.movies)))
-            for first in range(1, self.movies + 1, per_request)]
+        header, *rows = self.castings_file.read_bytes().removesuffix(b"\r\n").split(b"\r\n")
+        bodies = [("actors", "", self.actors_file.read_bytes())] + [  # castings: HTTP_ROWS rows a request
+            ("castings", "&match=id", b"\r\n".join([header, *rows[start:start + HTTP_ROWS]]) + b"\r\n")
+            for start in range(0, len(rows), HTTP_ROWS)]
         for kind, match, body in bodies:
             started = time.perf_counter()
             try:
@@ -166,7 +165,7 @@ class Imports:
             if answer.status_code != 200 or answer.json()["import"]["created"] != body.count(b"\n") - 1:
                 problems.append(f"POST /imports?type={kind}: {answer.status_code} after "
                                 f"{answer.elapsed.total_seconds():.1f} s: {answer.text[:300]}")
-        return {**self._figures(seconds, problems or self.check("POST /imports", history=True)),
+        return {**self._figures(seconds, problems + self.check("POST /imports", history=True)),
                 "requests": requests_made, "history_entries": self.entries}
 
     def cli(self, flask: str, app_dir: Path, env: dict) -> dict:
@@ -179,7 +178,7 @@ class Imports:
             seconds[kind] = time.perf_counter() - started
             if done.returncode:
                 problems.append(f"flask import {path.name}: exit {done.returncode}: {done.stderr[-500:]}")
-        return {**self._figures(seconds, problems or self.check("flask import", history=True)),
+        return {**self._figures(seconds, problems + self.check("flask import", history=True)),
                 "history_entries": self.entries}
 
     def _figures(self, seconds: dict, problems: list[str]) -> dict:
