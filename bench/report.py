@@ -159,7 +159,7 @@ def targets(results: dict) -> list[str]:
 
 def issue23(results: dict) -> list[str]:
     """Imports and the export against PostgreSQL's COPY (bench/transfers.py)."""
-    imported = next((row["imports"] for row in results["rows"] if "imports" in row), None)
+    imported = next((row["imports"] for row in results["rows"] if "http" in row.get("imports", {})), None)
     exported = next((row["export"] for row in results["rows"] if "export" in row), None)
     if not imported and not exported:
         return []

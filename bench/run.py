@@ -244,12 +244,16 @@ class Bench:
         if size == SETUP_SIZE and self.wanted(POOLER) and not self.args.quick:
             row["pgbouncer"] = attempt(POOLER, lambda: pooler.measure(self, size))
         if size == self.args.sizes[-1] and self.wanted(IMPORTS):
-            port = free_port()
-            env = self.env(port)
-            cli = None if self.args.quick else (app_bin(self.args.app_dir, "flask"), self.args.app_dir, env)
-            with gunicorn(self.args.app_dir, env, port):
-                row["imports"] = transfers.run_imports(self.database_url, self.args.import_actors, self.workdir,
-                                                       f"http://127.0.0.1:{port}", self.token, cli)
+            row["imports"] = attempt(IMPORTS, self.imports)
+
+    def imports(self) -> dict:
+        """COPY, POST /imports and flask import (not in the quick gate: a process start or two) of the same rows."""
+        port = free_port()
+        env = self.env(port)
+        cli = None if self.args.quick else (app_bin(self.args.app_dir, "flask"), self.args.app_dir, env)
+        with gunicorn(self.args.app_dir, env, port):
+            return transfers.run_imports(self.database_url, self.args.import_actors, self.workdir,
+                                         f"http://127.0.0.1:{port}", self.token, cli)
 
     def list_pairs(self, server: Server, row: dict, scenario: Scenario, env: dict) -> None:
         """The list (pages 1..500) and pgbench doing its work in SQL, side by side --repeat times: the target
@@ -308,8 +312,8 @@ class Bench:
 
 
 def attempt(name: str, measure: Callable[[], dict]) -> dict:
-    """A scenario that needs more than the others (PgBouncer, a private cluster): when it cannot run, the run
-    fails saying why, and its other figures are kept."""
+    """A step with machinery of its own (PgBouncer, a private cluster, servers of its own): when it cannot run,
+    the run fails saying why, and the other figures are kept."""
     try:
         return measure()
     except Exception as exc:  # noqa: BLE001 - any failure of the scenario is reported, not raised
