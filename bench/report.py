@@ -28,10 +28,13 @@ from scenarios import (  # noqa: E402
     PG_LIST_500,
     PG_LIST_500_BEFORE,
     PG_SEARCH,
+    READ_MIX,
     RECORD,
     REPEAT_SIZE,
     REVALIDATE_LIST,
     REVALIDATE_RECORD,
+    TARGETS_23,
+    TARGETS_24,
     WRITES,
     counted_path,
 )
@@ -154,6 +157,102 @@ def targets(results: dict) -> list[str]:
     return lines
 
 
+def issue23(results: dict) -> list[str]:
+    """Imports and the export against PostgreSQL's COPY (bench/transfers.py)."""
+    imported = next((row["imports"] for row in results["rows"] if "http" in row.get("imports", {})), None)
+    exported = next((row["export"] for row in results["rows"] if "export" in row), None)
+    if not imported and not exported:
+        return []
+    lines = ["", "## Issue 23: import and export, against PostgreSQL's `COPY`", ""]
+    if imported:
+        http, cli = imported["http"], imported.get("cli")
+        lines += [f"**Import** of {imported['actors']:,} actors and {imported['castings']:,} castings (three each, "
+                  f"of {imported['movies']:,} movies made beforehand), the same rows each way, into the same empty "
+                  "tables; each import paired with the `COPY` run just before it:", "",
+                  "| way | actors rows/s | castings rows/s | all rows/s | seconds | vs `COPY` |",
+                  "|---|---:|---:|---:|---:|---|"]
+        ways = [("copy_http", "`COPY ... FROM STDIN`", None),
+                ("http", f"`POST /imports` ({http['requests']} requests: actors by name, castings by id, at most "
+                         "100,000 rows each), with history", ("http_vs_copy", "http_vs_copy")),
+                ("copy_cli", "`COPY ... FROM STDIN` again", None),
+                ("cli", "`flask import` (actors, then castings `--match id`: a process each, its start included), "
+                        "with history", ("cli_vs_copy", "cli_vs_copy"))]
+        for key, label, ratio in ways:
+            if key in imported:
+                way = imported[key]
+                rate = way["rows_per_second"]
+                if not way.get("complete", True):
+                    ratio = None
+                    label += " **(failed: not every row went in, see the failures below)**"
+                lines.append(f"| {label} | {rate['actors']:,.0f} | {rate['castings']:,.0f} | {rate['all']:,.0f} | "
+                             f"{way['total_seconds']:.1f} | "
+                             + (_target(imported[ratio[0]], TARGETS_23[ratio[1]]) if ratio else "") + " |")
+        lines += ["", f"The HTTP import wrote {http['history_entries']:,} history entries"
+                  + (f", the command line {cli['history_entries']:,}" if cli else "")
+                  + ". `COPY` writes none, and besides: checks nothing but the tables' constraints (no rule of the "
+                  "API's, no problem report by line and column), matches nothing (a second `COPY` of the same file "
+                  "fails on the keys or duplicates where an import finds every row unchanged), takes no "
+                  "`Idempotency-Key`, and bumps the catalogue version only through the tables' triggers.", ""]
+    if exported:
+        growth = exported["rss_growth_mb"]
+        limit = TARGETS_23["export_rss_growth_mb"]
+        copy_to = "COPY (SELECT id, title, release_date FROM movies ORDER BY id) TO STDOUT"
+        lines += [f"**Export** of {exported['rows']:,} movies (`GET /movies/export`, CSV, streamed through gunicorn) "
+                  f"at {exported['export_rows_per_second']:,.0f} rows/s against `{copy_to}` at "
+                  f"{exported['copy_rows_per_second']:,.0f} "
+                  f"rows/s (the best of {exported['rounds']} each): "
+                  + _target(exported["ratio"], TARGETS_23["export_vs_copy"])
+                  + f". The worker that served it: {exported['idle_rss_mb']:.0f} MB resident before, "
+                  f"{exported['peak_rss_mb']:.0f} MB at its peak during the export, **+{growth:.1f} MB** (target "
+                  f"at most +{limit} MB: {'met' if growth <= limit else 'missed'})."]
+    return lines
+
+
+def issue24(results: dict) -> list[str]:
+    """PgBouncer against direct connections (bench/pooler.py), a follower against the primary alone
+    (bench/followers.py)."""
+    pooled = next((row["pgbouncer"] for row in results["rows"] if "ratios" in row.get("pgbouncer", {})), None)
+    follower = results.get("followers") if "follower_share" in results.get("followers", {}) else None
+    if not pooled and not follower:
+        return []
+    lines = ["", "## Issue 24: PgBouncer and a read follower", ""]
+    if pooled:
+        lines += [f"**Through PgBouncer** in transaction pooling mode (a private `pgbouncer`, a pool of "
+                  f"{pooled['pool_size']} server connections for the app's 2 workers x 4 threads, "
+                  f"`DATABASE_POOLED=true`) against the app connected directly, at {pooled['size']:,} movies, two "
+                  "servers up at once, each scenario run on one, the other, the other and the first again (the "
+                  "mean of two runs each):", "",
+                  "| scenario | direct req/s | p99 ms | failed | through PgBouncer req/s | p99 ms | failed | "
+                  "PgBouncer / direct |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+        for name, ratio in pooled["ratios"].items():
+            direct, through = pooled["scenarios"]["direct"][name], pooled["scenarios"]["pgbouncer"][name]
+            lines.append(f"| {name} | {direct['rps']:,.0f} | {direct['p99']:.1f} | {direct['failed']} | "
+                         f"{through['rps']:,.0f} | {through['p99']:.1f} | {through['failed']} | "
+                         f"{_target(ratio, TARGETS_24['pgbouncer_vs_direct'])} |")
+        lines.append("")
+    if follower:
+        alone, both = follower["scenarios"]["primary only"], follower["scenarios"]["primary + follower"]
+        mix = both[READ_MIX]["reads"]
+        lines += [f"**A read follower**: a private primary and its streaming follower (`pg_basebackup -R`), "
+                  f"{follower['size']:,} movies, one gunicorn on the primary only and one with "
+                  "`DATABASE_FOLLOWER_URLS`, each scenario A B B A:", "",
+                  "| scenario | primary only req/s | p99 ms | primary + follower req/s | p99 ms | ratio |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for name in (LIST_500, READ_MIX):
+            a, b = alone[name], both[name]
+            lines.append(f"| {name} | {a['rps']:,.0f} | {a['p99']:.1f} | {b['rps']:,.0f} | {b['p99']:.1f} | "
+                         f"{b['rps'] / a['rps']:.2f} |")
+        share = mix["follower_share"] or 0
+        lines += ["", f"The follower answered **{share:.0%}** of the read mix's {mix['reads']:,} reads "
+                  f"({', '.join(f'{k}: {v:,}' for k, v in sorted(mix['by_source'].items()))}; the access log's `db`). "
+                  "The mix's reads are a reader's, who wrote nothing, so any follower in rotation may answer "
+                  "them; a writer's own reads stay on the primary until a follower is known to have replayed its "
+                  "last write. On this 2-core machine the follower shares the cores with the primary, gunicorn "
+                  "and wrk: the throughput ratio shows what routing costs (or the noise of a shared machine), "
+                  "not the speed-up a follower on a machine of its own would give."]
+    return lines
+
+
 def _setup_rows(results: dict) -> list[str]:
     ten = next((row for row in results["rows"] if row.get("setups")), None)
     if not ten:
@@ -202,6 +301,7 @@ def write(results: dict, markdown_path: Path, png_path: Path) -> None:
         "",
         *targets(results),
     ]
+    lines += issue23(results) + issue24(results)
     if results["failures"]:
         lines += ["", "**The run's gate failed:**", "", *(f"- {failure}" for failure in results["failures"])]
     lines += _setup_rows(results)

@@ -28,7 +28,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import followers
+import pooler
 import requests
+import transfers
 from scenarios import (
     BROAD_Q,
     COUNTED_ANCHORED,
@@ -36,7 +39,11 @@ from scenarios import (
     COUNTED_PATHS,
     COUNTED_REVALIDATE_LIST,
     COUNTED_REVALIDATE_RECORD,
+    EXPORT,
+    FOLLOWERS,
     HEALTH,
+    IMPORT_ACTORS,
+    IMPORTS,
     LIST_500,
     PER_PAGE,
     PG_ANY_PAGE,
@@ -44,12 +51,16 @@ from scenarios import (
     PG_LIST_500,
     PG_LIST_500_BEFORE,
     PG_SEARCH,
+    POOLER,
+    QUICK_IMPORT_ACTORS,
     RATIOS,
     REPEAT_SIZE,
     SEARCH_COUNT_FROM,
     SETUP_SIZE,
     STATEMENTS,
     SYNC_WORKERS,
+    TARGETS_23,
+    TARGETS_24,
     WORKER_SETUP,
     WRITES,
     Scenario,
@@ -161,14 +172,26 @@ class Bench:
     def env(self, port: int, extra: dict | None = None) -> dict:
         return {**production_env(self.database_url, self.issuer, port, self.args.redis_url), **(extra or {})}
 
-    def measure(self, server: Server, scenario: Scenario, env: dict) -> dict:
-        wrk_env = {**env, "BENCH_TOKEN": self.token}
+    def measure(self, server: Server, scenario: Scenario, env: dict, token: str | None = None) -> dict:
+        wrk_env = {**env, "BENCH_TOKEN": token or self.token}
         if self.args.warmup:
             wrk(server.url, scenario.script, self.args.warmup, self.args.connections, wrk_env)
         measured = wrk(server.url, scenario.script, self.args.duration, self.args.connections, wrk_env)
         print(f"  {scenario.name:<42} {measured['rps']:>8.0f} req/s  p50 {measured['p50']:7.2f} ms  "
               f"p99 {measured['p99']:7.2f} ms  failed {measured['failed']}", flush=True)
         return measured
+
+    def side_by_side(self, servers: dict[str, Server], scenario: Scenario, token: str | None = None) -> dict:
+        """`scenario` on two servers in turn, in the order A B B A, so that a machine growing busier or quieter
+        weighs on both alike: for each, the mean of its two runs (and the runs)."""
+        runs: dict[str, list[dict]] = {key: [] for key in servers}
+        for key in [*servers, *reversed(servers)]:
+            print(f"  [{key}]", end="", flush=True)
+            runs[key].append(self.measure(servers[key], scenario, scenario.env(servers[key]), token))
+        return {key: {**{field: statistics.mean(run[field] for run in measured) for field in ("rps", "p50", "p99")},
+                      **{field: sum(run[field] for run in measured) for field in
+                         ("requests", "bad_status", "socket_errors", "failed")}, "runs": measured}
+                for key, measured in runs.items()}
 
     def pgbench(self, name: str, script: str, variables: dict) -> float:
         tps = pgbench(self.database_url, script, self.args.duration, self.args.connections, variables)
@@ -187,9 +210,11 @@ class Bench:
             row["setups"] = self.worker_setups(size)
         by_name = {s.name: s for s in self.scenarios}
         reads = [s for s in self.scenarios if s.name != WRITES and s.runs_at(size) and self.wanted(s.name)]
+        last = size == self.args.sizes[-1]
         if not reads and not any(self.wanted(name) for name in (WRITES, PG_LIST_50, PG_LIST_500, PG_ANY_PAGE,
-                                                                 PG_SEARCH)):
+                                                                 PG_SEARCH, EXPORT)):
             row["rss_mb"] = []
+            self.after(row, size)
             return row  # nothing chosen needs the server
         port = free_port()
         env = self.env(port)
@@ -204,10 +229,31 @@ class Bench:
                 else:
                     row["scenarios"][scenario.name] = self.measure(server, scenario, envs[scenario.name])
             self.pgbench_steps(server, row)
+            if last and self.wanted(EXPORT):  # issue 23: the whole catalogue, at the largest size
+                row["export"] = transfers.run_export(self.database_url, server.url, self.token, process.pid, size,
+                                                     rounds=1 if args.quick else 2)
             if by_name[WRITES].runs_at(size) and self.wanted(WRITES) and not args.quick:
                 row["scenarios"][WRITES] = self.measure(server, by_name[WRITES], by_name[WRITES].env(server))
             row["rss_mb"] = workers_peak_rss_mb(process.pid)
+        self.after(row, size)
         return row
+
+    def after(self, row: dict, size: int) -> None:
+        """After the size's other steps, each on servers of its own: issue 24's PgBouncer against direct
+        connections (at SETUP_SIZE), then issue 23's import (at the largest size), which empties the catalogue."""
+        if size == SETUP_SIZE and self.wanted(POOLER) and not self.args.quick:
+            row["pgbouncer"] = attempt(POOLER, lambda: pooler.measure(self, size))
+        if size == self.args.sizes[-1] and self.wanted(IMPORTS):
+            row["imports"] = attempt(IMPORTS, self.imports)
+
+    def imports(self) -> dict:
+        """COPY, POST /imports and flask import (not in the quick gate: a process start or two) of the same rows."""
+        port = free_port()
+        env = self.env(port)
+        cli = None if self.args.quick else (app_bin(self.args.app_dir, "flask"), self.args.app_dir, env)
+        with gunicorn(self.args.app_dir, env, port):
+            return transfers.run_imports(self.database_url, self.args.import_actors, self.workdir,
+                                         f"http://127.0.0.1:{port}", self.token, cli)
 
     def list_pairs(self, server: Server, row: dict, scenario: Scenario, env: dict) -> None:
         """The list (pages 1..500) and pgbench doing its work in SQL, side by side --repeat times: the target
@@ -265,6 +311,16 @@ class Bench:
         return setups
 
 
+def attempt(name: str, measure: Callable[[], dict]) -> dict:
+    """A step with machinery of its own (PgBouncer, a private cluster, servers of its own): when it cannot run,
+    the run fails saying why, and the other figures are kept."""
+    try:
+        return measure()
+    except Exception as exc:  # noqa: BLE001 - any failure of the scenario is reported, not raised
+        print(f"  {name}: {exc}", flush=True)
+        return {"failures": [f"{name}: {exc}"]}
+
+
 def check(results: dict) -> list[str]:
     """The regression gate: statements per request stay at the committed counts (bench/statements.json), do
     not grow with the page or the table, every read answers what it should (2xx, or 304 to a revalidation),
@@ -288,6 +344,9 @@ def check(results: dict) -> list[str]:
             if name != WRITES and measured["failed"]:
                 failures.append(f"{row['size']}: {name}: {measured['bad_status']} unexpected statuses, "
                                 f"{measured['socket_errors']} socket errors")
+    for part in [row.get(key) for row in rows for key in ("export", "imports", "pgbouncer")] + [
+            results.get("followers")]:
+        failures += (part or {}).get("failures", [])
     counted = [row for row in rows if row.get("statements")]
     for row in counted[1:]:
         first = counted[0]["statements"]
@@ -308,6 +367,22 @@ def ratios(results: dict) -> list[str]:
                 ratio = measured[numerator]["rps"] / measured[denominator]["rps"]
                 lines.append(f"ratio at {row['size']:,}: {numerator} / {denominator} = {ratio:.2f} "
                              f"(target {target:.2f}; printed, not gated)")
+        found = [(f"import {row.get('imports', {}).get('actors', 0):,} actors + castings: POST /imports / COPY",
+                  row.get("imports", {}).get("http_vs_copy"), TARGETS_23["http_vs_copy"]),
+                 ("import: flask import / COPY", row.get("imports", {}).get("cli_vs_copy"), TARGETS_23["cli_vs_copy"]),
+                 (f"export {row['size']:,} movies: GET /movies/export / COPY TO", row.get("export", {}).get("ratio"),
+                  TARGETS_23["export_vs_copy"])]
+        found += [(f"{name} through PgBouncer / direct", ratio, TARGETS_24["pgbouncer_vs_direct"])
+                  for name, ratio in row.get("pgbouncer", {}).get("ratios", {}).items()]
+        lines += [f"ratio: {label} = {ratio:.2f} (target {target:.2f}; printed, not gated)"
+                  for label, ratio, target in found if ratio is not None]
+        if "export" in row:
+            lines.append(f"export: the worker's RSS grew {row['export']['rss_growth_mb']:.1f} MB (target at most "
+                         f"{TARGETS_23['export_rss_growth_mb']} MB; printed, not gated)")
+    if "follower_share" in results.get("followers", {}):
+        share = results["followers"]["follower_share"] or 0
+        lines.append(f"follower: {share:.0%} of the read mix's reads; the list with a follower / primary only = "
+                     f"{results['followers']['list_ratio']:.2f} (printed, no target)")
     return lines
 
 
@@ -347,6 +422,10 @@ def run(args) -> int:
     try:
         for size in args.sizes:
             results["rows"].append(bench.run_size(size))
+        if bench.wanted(FOLLOWERS) and not args.quick:  # issue 24, on a private cluster of its own
+            print(f"== a private primary and follower, {followers.FOLLOWER_SIZE:,} movies", flush=True)
+            results["followers"] = attempt(FOLLOWERS, lambda: followers.measure(bench, app_bin(args.app_dir, "flask"),
+                                                                                args.app_dir, load))
     finally:
         shutil.rmtree(bench.workdir, ignore_errors=True)
     results["meta"]["seconds"] = round(time.monotonic() - started)
@@ -379,6 +458,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3,
                         help=f"runs of the list-vs-pgbench pair at {REPEAT_SIZE:,} movies; the median counts (3)")
     parser.add_argument("--pool", type=int, default=300, help="cursors gathered for the cursor walk (300)")
+    parser.add_argument("--import-actors", type=int, default=IMPORT_ACTORS,
+                        help=f"actors imported, with three castings each ({IMPORT_ACTORS:,}; --quick: "
+                             f"{QUICK_IMPORT_ACTORS})")
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="run only the scenario or step of that name, or else those whose name contains NAME "
                              "(case-insensitive; repeatable): e.g. 'write mix', 'If-None-Match', 'pgbench', "
@@ -400,6 +482,7 @@ def main() -> int:
     if args.quick:
         args.sizes, args.duration = "1000", min(args.duration, 3)
         args.warmup, args.repeat, args.pool, args.report = 0, 1, min(args.pool, 50), False
+        args.import_actors = min(args.import_actors, QUICK_IMPORT_ACTORS)
     if args.only:
         args.report = False
     args.sizes = [int(size) for size in args.sizes.split(",")]

@@ -12,6 +12,16 @@ if ! command -v wrk >/dev/null || ! command -v pgbench >/dev/null; then
     exit 2
   fi
 fi
+# PgBouncer for issue 24's pooled scenario (bench/pooler.py starts a private one; Debian's package may also
+# start its own service on 6432, which nothing here uses).
+if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq pgbouncer >/dev/null
+  else
+    echo "pgbouncer is needed for the pgbouncer scenario: apt-get install pgbouncer" >&2
+  fi
+fi
 if [ -z "${BENCH_DATABASE_URL:-}" ]; then
   CI=true bash .ci/postgres.sh >/dev/null
   # shellcheck source=/dev/null

@@ -37,6 +37,14 @@ PG_SEARCH = "pgbench search count (1 in 10)"
 # Steps that are not wrk scenarios, selectable with --only too.
 STATEMENTS = "statements"
 WORKER_SETUP = "worker setup"
+# Issue 23 (bench/transfers.py) and issue 24 (bench/followers.py, bench/pooler.py).
+EXPORT = "export (GET /movies/export vs COPY TO)"  # at the run's largest size
+IMPORTS = "import (COPY, POST /imports, flask import)"  # last, at the largest size: it empties the catalogue
+POOLER = "pgbouncer (list and write mix, direct vs pooled)"  # at SETUP_SIZE
+FOLLOWERS = "follower (list and read mix, primary vs primary + follower)"  # a private cluster, after the sizes
+READ_MIX = "read mix (9 reads : 1 write)"  # bench/reads.lua
+IMPORT_ACTORS = 100_000  # actors imported (and three castings per actor, of as many movies)
+QUICK_IMPORT_ACTORS = 200
 
 BROAD_Q, NARROW_Q = "7%20of", "Movie%20421%20of"  # load.sql: "7 of" is in one title in ten
 REPEAT_SIZE = 10_000  # where the list-vs-pgbench pair runs --repeat times (its target is a median)
@@ -54,6 +62,9 @@ RATIOS = [
     (REVALIDATE_RECORD, HEALTH, 0.5),
     (CURSOR, LIST_50, 0.8),  # a page after a cursor costs about the first page
 ]
+# Issue 23's and 24's targets: rows per second against PostgreSQL's COPY, RSS growth, PgBouncer against direct.
+TARGETS_23 = {"http_vs_copy": 0.3, "cli_vs_copy": 0.5, "export_vs_copy": 0.5, "export_rss_growth_mb": 50}
+TARGETS_24 = {"pgbouncer_vs_direct": 0.9}
 
 
 # --- SQL statements per request ------------------------------------------------------------------------
@@ -169,7 +180,7 @@ def counted_path(name: str) -> str | None:
 def steps() -> list[str]:
     """Every scenario and step by name, in the order they run (--list)."""
     return [STATEMENTS, WORKER_SETUP, *(s.name for s in scenarios(1)), PG_LIST_50, PG_LIST_500, PG_ANY_PAGE,
-            PG_SEARCH]
+            PG_SEARCH, EXPORT, IMPORTS, POOLER, FOLLOWERS]
 
 
 def selects(only: str, name: str) -> bool:

@@ -59,9 +59,9 @@ class Issuer:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/.well-known/jwks.json"
 
-    def token(self) -> str:
+    def token(self, subject: str = "auth0|bench") -> str:
         now = int(time.time())
-        claims = {"iss": f"https://{DOMAIN}/", "aud": [AUDIENCE, f"https://{DOMAIN}/userinfo"], "sub": "auth0|bench",
+        claims = {"iss": f"https://{DOMAIN}/", "aud": [AUDIENCE, f"https://{DOMAIN}/userinfo"], "sub": subject,
                   "iat": now, "exp": now + 6 * 3600, "permissions": PERMISSIONS}
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "bench"})
 
@@ -106,11 +106,13 @@ WORKERS_SETTLE_SECONDS = 1.5
 
 
 @contextmanager
-def gunicorn(app_dir: Path, env: dict, port: int):
+def gunicorn(app_dir: Path, env: dict, port: int, access_log: Path | None = None):
+    """The app under gunicorn until the block ends; its access log (stdout) to `access_log` if given."""
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    out = open(access_log, "wb") if access_log else subprocess.DEVNULL  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
         [app_bin(app_dir, "gunicorn"), "--config", "gunicorn.conf.py", "app:create_app()"],
-        cwd=app_dir, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+        cwd=app_dir, env=env, stdout=out, stderr=log, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -135,6 +137,8 @@ def gunicorn(app_dir: Path, env: dict, port: int):
             process.kill()
             process.wait(timeout=10)
         os.unlink(log.name)
+        if access_log:
+            out.close()
 
 
 def workers_peak_rss_mb(master: int) -> list[float]:

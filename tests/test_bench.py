@@ -1,6 +1,7 @@
 """The benchmark's parts that could go wrong without the benchmark itself failing: the loader keeps every key,
 index and trigger it drops and makes the data the scenarios assume; revalidate.lua counts every answer that
-is not a 304 (wrk counts only statuses from 400 up); the readers of wrk's summary and of pgbench scripts."""
+is not a 304 (wrk counts only statuses from 400 up); the readers of wrk's summary and of pgbench scripts; the
+import scenario's files import whole; the follower's share of reads is read from the access log."""
 
 from __future__ import annotations
 
@@ -140,3 +141,58 @@ def test_page_sql_starts_a_deep_page_from_its_anchor(page, key, skip):
     sql = tools.script_sql("page.sql", {"pages": 50_000}, {"page": page})
     assert f"WHERE id >= {key} ORDER BY id LIMIT 21 OFFSET {skip}" in sql
     assert "'[]'::json" in sql  # casts are not variables
+
+
+def _castings_for(first_movie: int, first_actor: int, movies: int) -> bytes:
+    """bench/transfers.py's castings of `movies` movies and as many actors, by the ids they have here (the bench
+    imports them into tables whose ids start at 1)."""
+    import transfers
+
+    lines = transfers.castings_csv(movies, movies).decode().splitlines()
+    shifted = [lines[0]]
+    for line in lines[1:]:
+        movie, actor, rest = line.split(",", 2)
+        shifted.append(f"{int(movie) + first_movie - 1},{int(actor) + first_actor - 1},{rest}")
+    return ("\r\n".join(shifted) + "\r\n").encode()
+
+
+def test_the_import_scenarios_files_import_whole_and_name_actors_in_the_files_order(client, producer):
+    """bench/transfers.py: its 100,000 actors have a name each (the import matches actors by name: two of one name
+    would be one actor updated, or a problem), every row of both files keeps the API's rules, and the import
+    gives the actors ids in the file's order, which the castings by id count on."""
+    import transfers
+
+    assert len({transfers.actor_name(i) for i in range(100_000)}) == 100_000
+    count = 60
+    csv = {**producer, "Content-Type": "text/csv"}
+    movies = [client.post("/movies", json={"title": f"Bench import {i}", "release_date": "2001-02-03"},
+                          headers=producer).json["movie"]["id"] for i in range(count)]
+    assert movies == list(range(movies[0], movies[0] + count))
+    answer = client.post("/imports?type=actors", data=transfers.actors_csv(count), headers=csv)
+    assert answer.status_code == 200, answer.json
+    assert answer.json["import"]["created"] == count
+    first = client.get("/actors?sort=-id&per_page=1", headers=producer).json["actors"][0]["id"] - count + 1
+    assert [client.get(f"/actors/{first + i}", headers=producer).json["actor"]["name"] for i in (0, 1, count - 1)] \
+        == [transfers.actor_name(i) for i in (0, 1, count - 1)]
+    answer = client.post("/imports?type=castings&match=id", data=_castings_for(movies[0], first, count), headers=csv)
+    assert answer.status_code == 200, answer.json
+    assert (answer.json["import"]["created"], answer.json["import"]["problem_count"]) == (3 * count, 0)
+    cast = client.get(f"/movies/{movies[0]}", headers=producer).json["movie"]["actors"]
+    assert sorted(actor["id"] - first + 1 for actor in cast) == sorted(transfers.cast_of(1, count))
+
+
+def test_read_shares_counts_the_reads_by_the_database_that_answered(tmp_path):
+    """bench/followers.py reads the access log's `db` field: GETs only, from the offset given, any follower-N
+    counted as the follower; lines that are no request (gunicorn's own) are passed over."""
+    import followers
+
+    log = tmp_path / "access.log"
+    before = '{"method": "GET", "status": 200, "db": "primary"}\n'
+    log.write_text(before + "\n".join([
+        '{"method": "GET", "status": 200, "db": "follower-1"}', '{"method": "GET", "status": 304, "db": "follower-2"}',
+        '{"method": "GET", "status": 200, "db": "primary"}', '{"method": "PATCH", "status": 200, "db": null}',
+        "[2026-12-05 10:00:00 +0000] [12] [INFO] Booting worker with pid: 12", '{"level": "warning"}']) + "\n")
+    shares = followers.read_shares(log, offset=len(before))
+    assert shares["by_source"] == {"follower": 2, "primary": 1}
+    assert shares["follower_share"] == 2 / 3
+    assert shares["requests"] == {"GET 200": 2, "GET 304": 1, "PATCH 200": 1}
