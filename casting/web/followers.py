@@ -8,7 +8,8 @@ has already seen, exactly, per client, with no fixed delay.
   version it was read or written at; the dashboard, the Postman collection and the generated clients send the
   highest back), the version inside a list's If-None-Match ETag (so a 304 is never answered from a source
   older than the ETag), and, for clients that send nothing, the version of the token subject's last write,
-  kept in Redis. A follower whose last known version is under the floor is passed over; none left: the
+  kept in Redis (without Redis, or while it does not answer, such a client is read from the primary). A
+  follower whose last known version is under the floor is passed over; none left: the
   primary. Nothing is shared between instances but PostgreSQL and Redis.
 - Each process checks its followers every FOLLOWER_CHECK_SECONDS in a thread of its own: its version, whether
   it is replaying, and how far behind it is. One that is unreachable, not in recovery (promoted), or more
@@ -37,6 +38,7 @@ _VERSION = re.compile(r"[0-9]{1,18}")
 _LIST_ETAG_VERSION = re.compile(r'(?:W/)?"v([0-9]{1,18})\.')
 # Kept per token subject for clients that do not send the header: longer than any follower may lag.
 SUBJECT_TTL_SECONDS = 600
+UNKNOWN = 2**63 - 1  # a floor no follower reaches: the primary
 _SUBJECT_MAX = """
 local current = tonumber(redis.call('get', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -139,14 +141,16 @@ class Followers:
         except redis.RedisError as exc:
             log.info("could not keep %s's last write in Redis: %s", subject, exc)
 
-    def written(self, subject: str) -> int:
+    def written(self, subject: str) -> int | None:
+        """The version of the subject's last write (0: none kept), or None when that cannot be known: no Redis,
+        or Redis not answering."""
         if self.redis is None:
-            return 0
+            return None
         try:
             return int(self.redis.get(f"casting:written:{subject}") or 0)
         except (redis.RedisError, ValueError) as exc:
             log.info("could not read %s's last write from Redis: %s", subject, exc)
-            return 0
+            return None
 
 
 def init_app(app: Flask) -> None:
@@ -179,7 +183,12 @@ def floor() -> int:
     claims = g.get("claims")
     pool = followers()
     if claims and pool is not None and not sent:
-        highest = max(highest, pool.written(claims["sub"]))
+        last = pool.written(claims["sub"])
+        if last is None:
+            # A signed-in client that sends no version, and whose last write cannot be looked up: it may have
+            # written a moment ago, so only the primary is sure to show it.
+            return UNKNOWN
+        highest = max(highest, last)
     return highest
 
 

@@ -359,3 +359,28 @@ def test_a_promoted_follower_leaves_the_rotation(replicated, settings, fleet, lo
             assert source == "primary" and response.json()["actor"]["name"] == "After the promotion"
     finally:
         second.remove()
+
+
+def test_without_redis_a_signed_in_client_that_sends_no_version_is_read_from_the_primary(
+        replicated, settings, fleet, local_issuer):
+    """Redis unreachable (a closed port): the subject's last write cannot be looked up, so a signed-in client that
+    sends no Catalogue-Version is read from the primary and sees its write even with replay paused; one that sends
+    the version it was answered may still be read from the follower when the follower has reached it."""
+    primary, follower = replicated
+    no_redis = {**settings, "REDIS_URL": "redis://127.0.0.1:9/0"}
+    server = fleet.gunicorn("no-redis", **no_redis)
+    writer = local_issuer.mint("casting-director", sub=f"no-redis|{uuid.uuid4().hex}")
+    producer = local_issuer.mint("executive-producer", sub=f"setup|{uuid.uuid4().hex}")
+    actor = create_actor(server, producer, "Before Redis went")
+    path = f"/actors/{actor}"
+    caught_up(primary, follower)
+    at = int(send(server, "GET", path, writer).headers[VERSION])
+    wait_for("the follower in rotation", lambda: read_by(server, path, writer, headers={VERSION: str(at)})[1]
+             == "follower-1")
+    with replay_paused(follower):
+        for i in range(10):
+            written = send(server, "PATCH", path, writer, json={"name": f"No Redis {i}"})
+            assert written.status_code == 200, written.text
+            read, source = read_by(server, path, writer)
+            assert read.status_code == 200 and read.json()["actor"]["name"] == f"No Redis {i}", (i, read.text)
+            assert source == "primary"
