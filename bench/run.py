@@ -151,7 +151,8 @@ def search_plans(database_url: str) -> dict[str, list[dict]]:
             event.remove(engine, "before_cursor_execute", record)
         with engine.connect() as connection:
             plans[name] = [connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()[0]
-                           for statement, parameters in seen if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
+                           for statement, parameters in seen
+                           if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
     engine.dispose()
     return plans
 

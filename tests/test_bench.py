@@ -110,7 +110,6 @@ def test_the_gate_fails_a_search_that_does_not_use_its_index(pg, local_pem):
     if not shutil.which("psql"):
         unavailable("psql is not installed (Debian: postgresql-client)")
     import run
-
     from scenarios import CHARACTER, PLAN_SIZE
 
     database = pg.create_database()
