@@ -1,6 +1,6 @@
 -- pgbench: the work of GET /movies?per_page=20&page=P (P at random in 1..:pages) done plainly in SQL, as
--- the app's one statement does it (listing.page_statement): the page, each movie's cast with the actors'
--- names looked up by primary key, the total kept by triggers in table_counts, all built into the response
+-- the app's one statement does it (listing.page_statement): the page, each movie's cast (by billing) with
+-- the actors' names looked up by primary key and each casting's character and billing, the total kept by triggers in table_counts, all built into the response
 -- body by PostgreSQL; with the catalogue version (the list's ETag), whether a next page exists, and the
 -- sort keys of the page's first and last rows (its cursors).
 -- A page that starts 2,000 rows deep or more starts from its anchor, as the app's does: the sort keys of
@@ -25,10 +25,11 @@ SELECT json_build_object(
          'success', true,
          'movies', (SELECT coalesce(json_agg(json_build_object(
                       'id', p.id, 'title', p.title, 'release_date', to_char(p.release_date, 'YYYY-MM-DD'),
-                      'actors', (SELECT coalesce(json_agg(json_build_object(
+                      'actors', (SELECT coalesce(json_agg(json_strip_nulls(json_build_object(
                                    'id', ma.actor_id,
-                                   'name', (SELECT a.name FROM actors a WHERE a.id = ma.actor_id))
-                                   ORDER BY ma.actor_id), '[]'::json)
+                                   'name', (SELECT a.name FROM actors a WHERE a.id = ma.actor_id),
+                                   'character', ma.character, 'billing', ma.billing))
+                                   ORDER BY ma.billing NULLS LAST, ma.actor_id), '[]'::json)
                                  FROM movie_actors ma WHERE ma.movie_id = p.id))
                       ORDER BY p.id), '[]'::json)
                     FROM page p),

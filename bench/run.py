@@ -33,7 +33,7 @@ import pooler
 import requests
 import transfers
 from scenarios import (
-    BROAD_Q,
+    BROAD,
     COUNTED_ANCHORED,
     COUNTED_CURSOR,
     COUNTED_PATHS,
@@ -51,14 +51,19 @@ from scenarios import (
     PG_LIST_500,
     PG_LIST_500_BEFORE,
     PG_SEARCH,
+    PLAN_SIZE,
+    PLANS,
     POOLER,
     QUICK_IMPORT_ACTORS,
     RATIOS,
     REPEAT_SIZE,
     SEARCH_COUNT_FROM,
+    SEARCH_INDEXES,
+    SEARCHES,
     SETUP_SIZE,
     STATEMENTS,
     SYNC_WORKERS,
+    TAIL_TARGET,
     TARGETS_23,
     TARGETS_24,
     WORKER_SETUP,
@@ -66,6 +71,7 @@ from scenarios import (
     Scenario,
     Server,
     scenarios,
+    search_total,
     selects,
     steps,
 )
@@ -105,8 +111,79 @@ def check_page_sql(database_url: str, get: Callable[[str], requests.Response], p
     return problems
 
 
+def check_search_totals(database_url: str, get: Callable[[str], requests.Response], size: int,
+                        names: list[str]) -> list[str]:
+    """Each search answers its exact total (scenarios.SEARCH_TOTALS)."""
+    problems = []
+    for name in names:
+        total, expected = get(SEARCHES[name] + "1").json()["total"], search_total(name, size, database_url)
+        if total != expected:
+            problems.append(f"{size}: {name} answers a total of {total}, not {expected}")
+    return problems
+
+
+def search_plans(database_url: str) -> dict[str, list[dict]]:
+    """The plans (EXPLAIN (FORMAT JSON)) of the statements each gated search runs: its first request and a
+    second one (the first fills the per-process memo of its total), captured in-process with their bound values."""
+    from sqlalchemy import event
+
+    from app import create_app
+    from models import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "RATELIMIT_ENABLED": False, "AUTH0_DOMAIN": None,
+                      "API_AUDIENCE": None, "PRODUCTION": False, "TESTING": True})
+    auth = {"Authorization": "Bearer " + app.extensions["local_issuer"].mint("executive-producer")}
+    client = app.test_client()
+    with app.app_context():
+        engine = db.engine
+    plans = {}
+    for name in SEARCH_INDEXES:
+        seen: list[tuple] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany, seen=seen):
+            seen.append((statement, parameters))
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            for _ in range(2):
+                assert client.get(SEARCHES[name] + "1", headers=auth).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        with engine.connect() as connection:
+            plans[name] = [connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()[0]
+                           for statement, parameters in seen
+                           if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
+    engine.dispose()
+    return plans
+
+
+def plan_nodes(plan: dict) -> list[dict]:
+    """Every node of an EXPLAIN (FORMAT JSON) plan, its subplans' included."""
+    nodes, stack = [], [plan["Plan"]]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack += node.get("Plans", [])
+    return nodes
+
+
+def check_search_plans(database_url: str, size: int) -> list[str]:
+    """The CI gate's plan check: each gated search reads its trigram index and never the whole of movies,
+    actors or movie_actors (a Seq Scan), at a size where the planner would otherwise read the table."""
+    problems = []
+    for name, plans in search_plans(database_url).items():
+        nodes = [node for plan in plans for node in plan_nodes(plan)]
+        scanned = sorted({node["Relation Name"] for node in nodes if node["Node Type"] == "Seq Scan"
+                          and node.get("Relation Name") in ("movies", "actors", "movie_actors")})
+        if scanned:
+            problems.append(f"{size}: {name} reads the whole of {', '.join(scanned)} (Seq Scan)")
+        if not any(node.get("Index Name") == SEARCH_INDEXES[name] for node in nodes):
+            problems.append(f"{size}: {name} does not use {SEARCH_INDEXES[name]}")
+    return problems
+
+
 def check_search_sql(database_url: str, get: Callable[[str], requests.Response], size: int) -> list[str]:
-    total = get(f"/movies?q={BROAD_Q}&per_page={PER_PAGE}").json()["total"]
+    total = get(SEARCHES[BROAD] + "1").json()["total"]
     counted = run_sql(database_url, script_sql("search_count.sql", {}, {}))[0]
     if counted != total:
         return [f"{size}: bench/search_count.sql counts {counted}, the app's broad search a total of {total}"]
@@ -172,13 +249,14 @@ class Bench:
     def env(self, port: int, extra: dict | None = None) -> dict:
         return {**production_env(self.database_url, self.issuer, port, self.args.redis_url), **(extra or {})}
 
-    def measure(self, server: Server, scenario: Scenario, env: dict, token: str | None = None) -> dict:
+    def measure(self, server: Server, scenario: Scenario, env: dict, token: str | None = None,
+                warmup: bool = True) -> dict:
         wrk_env = {**env, "BENCH_TOKEN": token or self.token}
-        if self.args.warmup:
+        if self.args.warmup and warmup:
             wrk(server.url, scenario.script, self.args.warmup, self.args.connections, wrk_env)
         measured = wrk(server.url, scenario.script, self.args.duration, self.args.connections, wrk_env)
         print(f"  {scenario.name:<42} {measured['rps']:>8.0f} req/s  p50 {measured['p50']:7.2f} ms  "
-              f"p99 {measured['p99']:7.2f} ms  failed {measured['failed']}", flush=True)
+              f"p99 {measured['p99']:7.2f} ms  max {measured['max']:7.2f} ms  failed {measured['failed']}", flush=True)
         return measured
 
     def side_by_side(self, servers: dict[str, Server], scenario: Scenario, token: str | None = None) -> dict:
@@ -220,14 +298,20 @@ class Bench:
         env = self.env(port)
         row["setup"] = worker_setup(args.app_dir, env)
         with gunicorn(args.app_dir, env, port) as process:
-            server = Server(f"http://127.0.0.1:{port}", self.token, size, self.workdir)
+            server = Server(f"http://127.0.0.1:{port}", self.token, size, self.workdir, self.database_url)
             envs = {}
             for scenario in reads:
                 envs[scenario.name] = scenario.env(server)
-                if scenario.name == LIST_500 and size == REPEAT_SIZE and self.wanted(PG_LIST_500):
+                if scenario.fresh and not args.quick:
+                    row["scenarios"][scenario.name] = self.measure_fresh(scenario, envs[scenario.name], size)
+                elif scenario.name == LIST_500 and size == REPEAT_SIZE and self.wanted(PG_LIST_500):
                     self.list_pairs(server, row, scenario, envs[scenario.name])
                 else:
                     row["scenarios"][scenario.name] = self.measure(server, scenario, envs[scenario.name])
+            row["failures"] += check_search_totals(self.database_url, server.get, size,
+                                                   [s.name for s in reads if s.name in SEARCHES])
+            if size >= PLAN_SIZE and self.wanted(PLANS):
+                row["failures"] += check_search_plans(self.database_url, size)
             self.pgbench_steps(server, row)
             if last and self.wanted(EXPORT):  # issue 23: the whole catalogue, at the largest size
                 row["export"] = transfers.run_export(self.database_url, server.url, self.token, process.pid, size,
@@ -237,6 +321,14 @@ class Bench:
             row["rss_mb"] = workers_peak_rss_mb(process.pid)
         self.after(row, size)
         return row
+
+    def measure_fresh(self, scenario: Scenario, env: dict, size: int) -> dict:
+        """`scenario` on a server just started, with no warm-up: each process's first requests (a cold memo,
+        a token not yet verified, statements not yet built) are in its latencies, and in its `max`."""
+        port = free_port()
+        with gunicorn(self.args.app_dir, self.env(port), port):
+            server = Server(f"http://127.0.0.1:{port}", self.token, size, self.workdir, self.database_url)
+            return self.measure(server, scenario, env, warmup=False)
 
     def after(self, row: dict, size: int) -> None:
         """After the size's other steps, each on servers of its own: issue 24's PgBouncer against direct
@@ -347,6 +439,7 @@ def check(results: dict) -> list[str]:
     for part in [row.get(key) for row in rows for key in ("export", "imports", "pgbouncer")] + [
             results.get("followers")]:
         failures += (part or {}).get("failures", [])
+    failures += results.get("plans", {}).get("failures", [])
     counted = [row for row in rows if row.get("statements")]
     for row in counted[1:]:
         first = counted[0]["statements"]
@@ -379,6 +472,11 @@ def ratios(results: dict) -> list[str]:
         if "export" in row:
             lines.append(f"export: the worker's RSS grew {row['export']['rss_growth_mb']:.1f} MB (target at most "
                          f"{TARGETS_23['export_rss_growth_mb']} MB; printed, not gated)")
+        for name in SEARCHES:
+            m = measured.get(name)
+            if m and m["p50"]:
+                lines.append(f"tail at {row['size']:,}: {name}: p99 / p50 = {m['p99'] / m['p50']:.1f}, max / p50 = "
+                             f"{m['max'] / m['p50']:.1f} (target p99 at most {TAIL_TARGET:.0f}x p50; not gated)")
     if "follower_share" in results.get("followers", {}):
         share = results["followers"]["follower_share"] or 0
         lines.append(f"follower: {share:.0%} of the read mix's reads; the list with a follower / primary only = "
@@ -422,6 +520,11 @@ def run(args) -> int:
     try:
         for size in args.sizes:
             results["rows"].append(bench.run_size(size))
+        if args.quick and bench.wanted(PLANS) and max(args.sizes) < PLAN_SIZE:
+            # The gate's sizes are too small for the planner to choose an index: the plans at PLAN_SIZE.
+            print(f"== {PLAN_SIZE:,} movies: the searches' query plans", flush=True)
+            load(database_url, PLAN_SIZE)
+            results["plans"] = {"size": PLAN_SIZE, "failures": check_search_plans(database_url, PLAN_SIZE)}
         if bench.wanted(FOLLOWERS) and not args.quick:  # issue 24, on a private cluster of its own
             print(f"== a private primary and follower, {followers.FOLLOWER_SIZE:,} movies", flush=True)
             results["followers"] = attempt(FOLLOWERS, lambda: followers.measure(bench, app_bin(args.app_dir, "flask"),

@@ -159,11 +159,12 @@ def wrk(url: str, script: str, duration: int, connections: int, env: dict) -> di
 
 
 def parse_wrk(output: str) -> dict:
-    """wrk's summary: the rate, p50 and p99 in ms, the requests, and `failed`: the answers that were not
-    what the scenario expects (a status from 400 up, or, when the script counts them itself as
+    """wrk's summary: the rate, p50, p99 and the slowest request (max) in ms, the requests, and `failed`: the
+    answers that were not what the scenario expects (a status from 400 up, or, when the script counts them itself as
     revalidate.lua does, any status but the expected one) and the socket errors (timeouts included)."""
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     latency = {p: _ms(v, unit) for p, v, unit in re.findall(r"\s(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\b", output)}
+    most = re.search(r"Latency\s+[\d.]+(?:us|ms|s)\s+[\d.]+(?:us|ms|s)\s+([\d.]+)(us|ms|s)", output)
     requests_done = int(re.search(r"(\d+) requests in", output).group(1))
     unexpected = re.search(r"Unexpected statuses: (\d+)", output)
     if unexpected:
@@ -173,7 +174,8 @@ def parse_wrk(output: str) -> dict:
         bad_status = int(errors.group(1)) if errors else 0
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     socket_errors = sum(int(n) for n in sockets.groups()) if sockets else 0
-    return {"rps": rate, "p50": latency.get("50"), "p99": latency.get("99"), "requests": requests_done,
+    return {"rps": rate, "p50": latency.get("50"), "p99": latency.get("99"),
+            "max": _ms(*most.groups()) if most else None, "requests": requests_done,
             "bad_status": bad_status, "socket_errors": socket_errors, "failed": bad_status + socket_errors}
 
 

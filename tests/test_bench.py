@@ -21,6 +21,12 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 
 import tools  # noqa: E402
+from scenarios import SEARCH_COUNT_SQL, SEARCH_INDEXES, SEARCH_TOTALS  # noqa: E402
+
+
+def search_counts(connection) -> dict:
+    """Each search scenario's total, counted in SQL on the loaded data."""
+    return {name: connection.execute(text(sql)).scalar_one() for name, sql in SEARCH_COUNT_SQL.items()}
 
 
 def schema(connection) -> dict:
@@ -58,7 +64,11 @@ def test_load_sql_builds_again_what_it_drops_and_makes_the_data_it_says(pg, loca
         version = connection.execute(text("SELECT version FROM catalogue_version")).scalar_one()
     assert len(migrated["indexes"]) >= 9 and len(migrated["constraints"]) >= 5 and migrated["triggers"]
 
-    load(database, 600)
+    load(database, 1000)
+    with engine.connect() as connection:
+        at_1000 = search_counts(connection)
+        titles_1000 = connection.execute(text("SELECT md5(string_agg(title, '|' ORDER BY id)) FROM movies "
+                                              "WHERE id <= 300")).scalar_one()
     load(database, 300)  # again over loaded tables, as at each size of a run
     with engine.connect() as connection:
         assert schema(connection) == migrated
@@ -70,15 +80,56 @@ def test_load_sql_builds_again_what_it_drops_and_makes_the_data_it_says(pg, loca
         assert scalar("SELECT count(*) FROM actors") == 150
         # Movies numbered 1..N (page.sql finds the anchor of row k * 1000 at id k * 1000 + 1).
         assert scalar("SELECT min(id) = 1 AND max(id) = 300 FROM movies")
-        # Three different actors for every movie, every actor an existing one.
+        # Three different actors for every movie, billed 1, 2 and 3, each as a character.
         assert scalar("SELECT count(*) FROM movie_actors") == 900
         assert scalar("SELECT count(*) FROM (SELECT movie_id FROM movie_actors GROUP BY movie_id "
-                      "HAVING count(DISTINCT actor_id) = 3) AS cast_of_three") == 300
+                      "HAVING count(DISTINCT actor_id) = 3 AND array_agg(billing ORDER BY billing) = '{1,2,3}') "
+                      "AS cast_of_three") == 300
         assert scalar("SELECT count(*) FROM movie_actors WHERE actor_id NOT BETWEEN 1 AND 150") == 0
-        # The searches of the scenarios: "7 of" in one title in ten, "Movie 421 of" in none of 300.
-        assert scalar("SELECT count(*) FROM movies WHERE title ILIKE '%7 of%'") == 30
-        assert scalar("SELECT count(*) FROM movies WHERE title ILIKE '%Movie 21 of%'") == 1
+        assert scalar("SELECT count(*) FROM movie_actors WHERE character IS NULL") == 0
+        # The same data at every load (the first 300 movies of 1,000 are the 300 movies of 300).
+        assert scalar("SELECT md5(string_agg(title, '|' ORDER BY id)) FROM movies") == titles_1000
+        # Real titles' shape: one to six words (a sequel's numeral besides), many of them different; names
+        # of a first and a last name (a middle initial for some), recurring.
+        words = dict(connection.execute(text(
+            "SELECT n, count(*) FROM (SELECT array_length(regexp_split_to_array(regexp_replace(title, "
+            "' (II|III|IV)$', ''), ' '), 1) AS n FROM movies) AS lengths GROUP BY n")).all())
+        assert set(words) == {1, 2, 3, 4, 5, 6}
+        assert scalar("SELECT count(DISTINCT title) FROM movies") > 250
+        assert scalar("SELECT count(*) FROM actors WHERE name !~ '^[A-Z][a-z]+( [A-Z]\\.)? [A-Z][a-z]+$'") == 0
+        assert scalar("SELECT count(*) FROM movies WHERE title ILIKE '% II' OR title LIKE '%: %'") > 10
+        # The scenarios' searches count what scenarios.SEARCH_TOTALS says, here and at 1,000 movies.
+        assert search_counts(connection) == {name: SEARCH_TOTALS[name](300) for name in SEARCH_TOTALS}
+    assert at_1000 == {name: SEARCH_TOTALS[name](1000) for name in SEARCH_TOTALS}
     engine.dispose()
+
+
+def test_the_gate_fails_a_search_that_does_not_use_its_index(pg, local_pem):
+    """bench/run.py's plan check at PLAN_SIZE movies: every gated search reads its trigram index; without the
+    index the planner reads the whole table, and the check says so."""
+    if not shutil.which("psql"):
+        unavailable("psql is not installed (Debian: postgresql-client)")
+    import run
+    from scenarios import CHARACTER, PLAN_SIZE
+
+    database = pg.create_database()
+    migrate(database, local_pem)
+    load(database, PLAN_SIZE)
+    assert run.check_search_plans(database, PLAN_SIZE) == []
+    engine = pg.engine_for(database)
+    index = SEARCH_INDEXES[CHARACTER]
+    with engine.begin() as connection:
+        definition = connection.execute(text("SELECT pg_get_indexdef(CAST(:index AS regclass))"),
+                                        {"index": index}).scalar_one()
+        connection.execute(text(f"DROP INDEX {index}"))
+    try:
+        assert run.check_search_plans(database, PLAN_SIZE) == [
+            f"{PLAN_SIZE}: {CHARACTER} reads the whole of movie_actors (Seq Scan)",
+            f"{PLAN_SIZE}: {CHARACTER} does not use {index}"]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(definition))
+        engine.dispose()
 
 
 class Answers(BaseHTTPRequestHandler):
@@ -129,7 +180,7 @@ Transfer/sec:    100.00KB
 
 def test_parse_wrk_reads_rates_latencies_and_failures():
     measured = tools.parse_wrk(WRK_SUMMARY)
-    assert measured == {"rps": 312.99, "p50": 0.85, "p99": 1200.0, "requests": 316, "bad_status": 5,
+    assert measured == {"rps": 312.99, "p50": 0.85, "p99": 1200.0, "max": 1200.0, "requests": 316, "bad_status": 5,
                         "socket_errors": 3, "failed": 8}
     # revalidate.lua's own count replaces wrk's (which sees no 200 or 304 as an error)
     assert tools.parse_wrk(WRK_SUMMARY + "Unexpected statuses: 316\n")["bad_status"] == 316

@@ -132,6 +132,39 @@ def test_nested_lists_carry_each_casting_and_a_search_finds_characters(api, trou
     assert_error(api("GET", "/movies?character=a%00b"), 400, "character")
 
 
+@pytest.mark.parametrize("sort", ["id", "-id"])
+def test_a_character_search_pages_by_number_and_by_cursor_over_each_record_once(api, troupe, sort):
+    """Records found by a character, each once however many of its castings match, in the sort's order, by page
+    number and by cursor both ways, with the exact total (PostgreSQL takes the page's ids from the castings)."""
+    movie, dev, mira, ravi = troupe
+    found = [movie["id"]]  # "Arjun / Young Arjun"
+    for n in range(6):
+        cast = [{"actor_id": ravi["id"], "character": f"Detective Arjun {n}", "billing": 1}]
+        if n % 2:  # two matching castings of one movie: the movie is found once
+            cast.append({"actor_id": mira["id"], "character": f"Arjun's sister {n}", "billing": 2})
+        found.append(new_movie(api, f"Case {n}", "2020-01-01", cast=cast)["id"])
+    new_movie(api, "Unrelated", "2020-01-01", cast=[{"actor_id": dev["id"], "character": "Sunil"}])
+    expected = sorted(found, reverse=sort == "-id")
+    path = f"/movies?character=arjun&sort={sort}&per_page=3"
+    pages = [api("GET", f"{path}&page={page}").json for page in (1, 2, 3, 4)]
+    assert [[m["id"] for m in page["movies"]] for page in pages] == [expected[:3], expected[3:6], expected[6:], []]
+    assert {page["total"] for page in pages} == {7}
+    walked, answer = [], pages[0]
+    for _ in range(5):
+        walked += [m["id"] for m in answer["movies"]]
+        if not answer.get("next_cursor"):
+            break
+        answer = api("GET", f"{path}&cursor={answer['next_cursor']}").json
+    assert walked == expected
+    back = api("GET", f"{path}&cursor={answer['prev_cursor']}").json
+    assert [m["id"] for m in back["movies"]] == expected[3:6] and back["total"] == 7
+    actors = api("GET", f"/actors?character=arjun&sort={sort}&per_page=2").json
+    # Dev (Arjun), Ravi (Detective Arjun) and Mira (Arjun's sister); each once
+    assert [a["id"] for a in actors["actors"]] == sorted([dev["id"], mira["id"], ravi["id"]],
+                                                         reverse=sort == "-id")[:2]
+    assert actors["total"] == 3
+
+
 def test_the_character_search_uses_its_trigram_index_on_postgresql(app, api, troupe):
     from casting.catalogue import postgres_page
 
