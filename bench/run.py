@@ -51,6 +51,7 @@ from scenarios import (
     PG_LIST_500,
     PG_LIST_500_BEFORE,
     PG_SEARCH,
+    PG_WRITES,
     PLAN_SIZE,
     PLANS,
     POOLER,
@@ -318,6 +319,9 @@ class Bench:
                                                      rounds=1 if args.quick else 2)
             if by_name[WRITES].runs_at(size) and self.wanted(WRITES) and not args.quick:
                 row["scenarios"][WRITES] = self.measure(server, by_name[WRITES], by_name[WRITES].env(server))
+            if by_name[WRITES].runs_at(size) and self.wanted(PG_WRITES) and not args.quick:
+                # The same writes in SQL, after the app's (the catalogue is reloaded for the next size).
+                row["pgbench"][PG_WRITES] = self.pgbench(PG_WRITES, "writes.sql", {"movies": size})
             row["rss_mb"] = workers_peak_rss_mb(process.pid)
         self.after(row, size)
         return row

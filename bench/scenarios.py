@@ -37,6 +37,7 @@ PG_LIST_500 = "pgbench list pages 1..500"
 PG_LIST_500_BEFORE = "pgbench list pages 1..500, OFFSET and COUNT(*)"  # issue 16's reference (page_offset_count.sql)
 PG_ANY_PAGE = "pgbench list any page (1..size/20)"
 PG_SEARCH = "pgbench search count (1 in 10)"
+PG_WRITES = "pgbench write mix"  # bench/writes.sql: the write mix's statements, in its transactions
 # Steps that are not wrk scenarios, selectable with --only too.
 STATEMENTS = "statements"
 PLANS = "search plans"  # the searches' query plans use their indexes (the CI gate, from PLAN_SIZE movies up)
@@ -235,7 +236,7 @@ def counted_path(name: str) -> str | None:
 def steps() -> list[str]:
     """Every scenario and step by name, in the order they run (--list)."""
     return [STATEMENTS, PLANS, WORKER_SETUP, *(s.name for s in scenarios(1)), PG_LIST_50, PG_LIST_500, PG_ANY_PAGE,
-            PG_SEARCH, EXPORT, IMPORTS, POOLER, FOLLOWERS]
+            PG_SEARCH, PG_WRITES, EXPORT, IMPORTS, POOLER, FOLLOWERS]
 
 
 def selects(only: str, name: str) -> bool:

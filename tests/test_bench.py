@@ -132,6 +132,36 @@ def test_the_gate_fails_a_search_that_does_not_use_its_index(pg, local_pem):
         engine.dispose()
 
 
+def test_writes_sql_does_the_write_mix_in_sql_and_bumps_the_version_once_a_transaction(pg, local_pem):
+    """bench/writes.sql, the write mix's statements in pgbench: every transaction runs (none fails: no lock taken
+    out of order, no row it needs missing), creates actors, renames movies, casts and uncasts, writes the history
+    entries the app would, and bumps the catalogue version once each, as the app's writes do."""
+    if not (shutil.which("psql") and shutil.which("pgbench")):
+        unavailable("psql and pgbench are not installed (Debian: postgresql-client)")
+    database = pg.create_database()
+    migrate(database, local_pem)
+    load(database, 1000)
+    engine = pg.engine_for(database)
+    with engine.connect() as connection:
+        scalar = lambda sql: connection.execute(text(sql)).scalar_one()  # noqa: E731
+        before = {"version": scalar("SELECT version FROM catalogue_version"),
+                  "actors": scalar("SELECT count(*) FROM actors")}
+    output = subprocess.run(["pgbench", "-n", "-c", "4", "-j", "1", "-t", "50", "-D", "movies=1000", "-f",
+                             str(BENCH / "writes.sql"), database.replace("postgresql+psycopg2://", "postgresql://", 1)],
+                            capture_output=True, text=True, timeout=120)
+    assert output.returncode == 0, output.stdout + output.stderr
+    assert "number of failed transactions: 0" in output.stdout, output.stdout
+    with engine.connect() as connection:
+        scalar = lambda sql: connection.execute(text(sql)).scalar_one()  # noqa: E731
+        assert scalar("SELECT version FROM catalogue_version") == before["version"] + 200
+        created = scalar("SELECT count(*) FROM actors") - before["actors"]
+        actions = dict(connection.execute(text("SELECT action, count(*) FROM history GROUP BY action")).all())
+        assert created > 0 and actions["created"] == created
+        assert actions["updated"] > 0 and actions["cast"] > 0 and actions["uncast"] > 0
+        assert scalar("SELECT count(*) FROM movies WHERE title LIKE 'Bench Title %'") > 0
+    engine.dispose()
+
+
 class Answers(BaseHTTPRequestHandler):
     status = 200
 
