@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 
 import pytest
 
@@ -89,3 +90,30 @@ def test_requests_still_succeed_when_redis_is_down(fleet, shared_database, local
         assert time.monotonic() - started < 3, f"request {i} took too long with Redis down"
         assert response.status_code == expected, (i, response.status_code, response.text[:300])
     assert server.request("GET", "/ready").status_code == 200
+
+
+def test_leased_budgets_never_admit_past_the_limit_across_processes(fleet, shared_database, local_pem, local_issuer,
+                                                                    redis_url):
+    """Four processes (two instances of two workers) lease a budget of 400 from Redis in slices of 4: however
+    the requests spread over them, no more than 400 are admitted, at most 4 x 3 fewer (requests leased by one
+    process and not spent there), and Redis is asked once a slice, not once a request."""
+    url, client = redis_url
+    settings = {"DATABASE_URL": shared_database, "REDIS_URL": url, "LOCAL_ISSUER_PRIVATE_KEY": local_pem,
+                "RATE_LIMIT_READS": "400/hour", "WEB_CONCURRENCY": "2"}
+    dynos = [fleet.gunicorn("leasing-a", **settings), fleet.gunicorn("leasing-b", **settings)]
+    subject = f"leased|{uuid.uuid4().hex}"
+    token = local_issuer.mint("casting-assistant", sub=subject)
+    statuses = Counter()
+    admitted_by = Counter()
+    for i in range(460):  # a new connection each: the kernel spreads them over each instance's workers
+        dyno = dynos[i % 2]
+        status = dyno.request("GET", "/movies", token).status_code
+        statuses[status] += 1
+        if status == 200:
+            admitted_by[i % 2] += 1
+    assert set(statuses) <= {200, 429}, statuses
+    assert 400 - 4 * 3 <= statuses[200] <= 400, statuses
+    assert admitted_by[0] and admitted_by[1]
+    leased = [int(client.get(key)) for key in client.scan_iter(count=1000) if subject in key.decode()]
+    # Slices of 4 (at most one more per process once the budget is gone): about 100 commands, not 460.
+    assert len(leased) == 1 and 400 <= leased[0] <= 400 + 4 * 4, leased
