@@ -9,6 +9,8 @@ import uuid
 from collections import Counter
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tests.utils.asserters import assert_error, retry_after
 from tests.utils.gunicorn import Fleet
@@ -52,6 +54,36 @@ def test_a_write_through_one_instance_is_read_through_the_other(two_dynos, local
     cast = a.request("GET", f"/movies/{movie['id']}", producer)
     assert cast.status_code == 200, cast.text
     assert cast.json()["movie"]["actors"] == [{"id": actor.json()["actor"]["id"], "name": "Across Dynos"}]
+
+
+def test_no_instance_answers_304_for_a_record_changed_through_another_or_in_sql(two_dynos, local_issuer,
+                                                                               shared_database):
+    """A record's ETag is made from versions its row carries (migration 0011): a change through one instance, an
+    actor's rename included, or one made in SQL, is seen by the other's next revalidation, never a stale 304."""
+    a, b = two_dynos
+    producer = local_issuer.mint("executive-producer", sub=f"revalidator|{uuid.uuid4().hex}")
+    actor = a.request("POST", "/actors", producer, json=actor_body("Before Rename")).json()["actor"]
+    movie = a.request("POST", "/movies", producer, json={"title": "Revalidated", "release_date": "2020-01-02",
+                                                          "actor_ids": [actor["id"]]}).json()["movie"]
+    path = f"/movies/{movie['id']}"
+    tag = a.request("GET", path, producer).headers["ETag"]
+    assert a.request("GET", path, producer, headers={"If-None-Match": tag}).status_code == 304
+    assert b.request("PATCH", f"/actors/{actor['id']}", producer, json={"name": "After Rename"}).status_code == 200
+    fresh = a.request("GET", path, producer, headers={"If-None-Match": tag})
+    assert fresh.status_code == 200 and fresh.json()["movie"]["actors"][0]["name"] == "After Rename", fresh.text
+    tag = fresh.headers["ETag"]
+    engine = create_engine(shared_database, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE actors SET name = 'Renamed in SQL' WHERE id = :id"), {"id": actor["id"]})
+    finally:
+        engine.dispose()
+    for dyno in (a, b):
+        fresh = dyno.request("GET", path, producer, headers={"If-None-Match": tag})
+        assert fresh.status_code == 200 and fresh.json()["movie"]["actors"][0]["name"] == "Renamed in SQL"
+    now = fresh.headers["ETag"]
+    assert [dyno.request("GET", path, producer, headers={"If-None-Match": now}).status_code
+            for dyno in (a, b)] == [304, 304]
 
 
 def test_the_rate_limit_budget_is_shared_through_redis(two_dynos, local_issuer, redis_url):
