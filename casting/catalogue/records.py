@@ -17,7 +17,7 @@ import functools
 from dataclasses import dataclass, replace
 
 from pydantic import BaseModel
-from sqlalchemy import Column, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Column, Connection, bindparam, delete, insert, select, tuple_, update
 
 from casting.catalogue import bulk, version
 from casting.errors import ApiError, not_found
@@ -116,10 +116,23 @@ def read_at_version(side: Side, record_id: int) -> tuple[Record | None, int]:
 def current_etag(side: Side, record_id: int) -> tuple[str | None, int]:
     """The record's ETag as it is now (None: there is none) and the catalogue version of the snapshot: one row
     read by primary key (a record's 304), never the record itself."""
-    row = reader().execute(_etag_statement(side), {"id": record_id}).one_or_none()
+    source = reader()
+    if isinstance(source, Connection):  # PostgreSQL's autocommit read: the SQL as is, nothing compiled
+        row = source.exec_driver_sql(_ETAG_SQL[side.noun], {"id": record_id}).one_or_none()
+    else:
+        row = source.execute(_etag_statement(side), {"id": record_id}).one_or_none()
     if row is None:
         return None, 0
     return conditional.record_etag(side.noun, record_id, row[0], row[1]), row[2]
+
+
+# `_etag_statement` as psycopg2 takes it: PostgreSQL reads run it as is, with nothing compiled on the hot path.
+_ETAG_SQL = {
+    "movie": "SELECT version, cast_version, (SELECT version FROM catalogue_version WHERE id = 1) FROM movies "
+             "WHERE id = %(id)s",
+    "actor": "SELECT version, cast_version, (SELECT version FROM catalogue_version WHERE id = 1) FROM actors "
+             "WHERE id = %(id)s",
+}
 
 
 @functools.cache
