@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -166,6 +167,10 @@ class Movie(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(TITLE_MAX), index=True)
     release_date: Mapped[dt.date] = mapped_column(index=True)
+    # What its ETag is made of, kept by triggers (migration 0011): never written by the app.
+    version: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(), server_onupdate=FetchedValue())
+    cast_version: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                              server_onupdate=FetchedValue())
 
     actors: Mapped[list[Actor]] = relationship(
         secondary=movie_actors,
@@ -188,6 +193,9 @@ class Actor(db.Model):
     name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
     age: Mapped[int] = mapped_column(index=True)
     gender: Mapped[str] = mapped_column(String(GENDER_MAX))
+    version: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(), server_onupdate=FetchedValue())
+    cast_version: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                              server_onupdate=FetchedValue())
 
     movies: Mapped[list[Movie]] = relationship(
         secondary=movie_actors,

@@ -174,6 +174,11 @@ ORDER BY i;
 -- Three different actors per movie (offsets 0, n/3 and 2n/3 apart among the n actors), billed 1 to 3, each
 -- as a character: a rank and a full name ("Detective Mara Quinn"), a full name, a first name, or a part
 -- ("The Stranger"), from the actors' own name lists.
+-- The castings' insert leaves the records' versions (migration 0011) as they are: the movies and actors were
+-- made in this transaction, so no client has seen them, and the numbers they took are new ones already.
+-- Bumping every movie and actor once more would double the load's time. (Skipped on an older commit.)
+SELECT 'ALTER TABLE movie_actors DISABLE TRIGGER movie_actors_version_insert'
+WHERE EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'movie_actors_version_insert') \gexec
 INSERT INTO movie_actors (movie_id, actor_id, billing, character)
 SELECT m, (m * 7 + k * (:movies / 2 / 3)) % (:movies / 2) + 1, k + 1,
        CASE WHEN get_byte(h, 0) < 90 THEN (pg_temp.ranks())[1 + get_byte(h, 1) % array_length(pg_temp.ranks(), 1)] || ' ' || first || ' ' || surname
@@ -186,6 +191,8 @@ FROM generate_series(1, :movies) AS m, LATERAL (SELECT decode(md5('c' || m), 'he
      LATERAL (SELECT CASE WHEN get_byte(h, 2) % 2 = 0 THEN (pg_temp.female())[1 + get_byte(h, 3) % array_length(pg_temp.female(), 1)]
                           ELSE (pg_temp.male())[1 + get_byte(h, 3) % array_length(pg_temp.male(), 1)] END AS first,
                      (pg_temp.last())[1 + (get_byte(h, 2) / 2 * 256 + get_byte(h, 4)) % array_length(pg_temp.last(), 1)] AS surname) AS names;
+SELECT 'ALTER TABLE movie_actors ENABLE TRIGGER movie_actors_version_insert'
+WHERE EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'movie_actors_version_insert') \gexec
 
 SELECT ddl FROM bench_rebuild ORDER BY step \gexec
 COMMIT;

@@ -12,14 +12,14 @@ from flask import Response, jsonify, request, url_for
 
 from casting.catalogue import records, version
 from casting.catalogue.cursors import Page
-from casting.catalogue.records import Side
+from casting.catalogue.records import Record, Side
 from casting.errors import not_found
 from casting.web import conditional, followers
 
 
-def record(side: Side, shown: dict, status: int = 200, headers: dict | None = None) -> Response:
+def record(side: Side, shown: Record, status: int = 200, headers: dict | None = None) -> Response:
     """One record in its envelope, with its ETag; to a GET whose If-None-Match names it, a 304."""
-    etag = conditional.record_etag(shown, side.embedded)
+    etag = shown.etag
     if request.method == "GET" and conditional.none_match(etag):
         return conditional.not_modified(etag)
     response = jsonify({"success": True, side.noun: shown})
@@ -30,7 +30,14 @@ def record(side: Side, shown: dict, status: int = 200, headers: dict | None = No
 
 
 def stored_record(side: Side, record_id: int) -> Response:
-    """A GET of one record: as `record` answers it (with the catalogue version it was read at), or a 404."""
+    """A GET of one record: as `record` answers it (with the catalogue version it was read at), or a 404. With
+    If-None-Match, its ETag is read first (one row by primary key): a 304 reads nothing else."""
+    if request.headers.get("If-None-Match") is not None:
+        etag, at_version = records.current_etag(side, record_id)
+        if etag is not None and conditional.none_match(etag):
+            response = conditional.not_modified(etag)
+            followers.answered(response, at_version)
+            return response
     shown, at_version = records.read_at_version(side, record_id)
     if shown is None:
         raise not_found(side.noun)

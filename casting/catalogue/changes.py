@@ -55,10 +55,14 @@ def update(side: Side, record_id: int, body, *, cast_only: bool = False) -> dict
         named = [member.actor_id for member in body.cast] if "cast" in body.model_fields_set \
             else getattr(body, side.cast_field)
         old_cast, found = records.lock_with_cast(side, record_id, named)
+    elif side is ACTOR and side.label in changes:
+        # A rename changes the actor's movies too (their versions: migration 0011): they are locked first, in
+        # the lock order, as when the cast changes.
+        records.lock_with_cast(side, record_id)
     else:
         records.lock_one(side, record_id)
     before = records.read(side, record_id)
-    conditional.check_write(conditional.record_etag(before, side.embedded), cast_only=cast_only)
+    conditional.check_write(before.etag, cast_only=cast_only)
     entries = []
     if asks_cast:
         new_cast = _requested_cast(side, body, old_cast)
@@ -80,7 +84,7 @@ def delete(side: Side, record_id: int) -> None:
     """DELETE: the record and its castings go (ON DELETE CASCADE); the other side's records stay."""
     cast, _ = records.lock_with_cast(side, record_id, for_delete=True)
     before = records.read(side, record_id)
-    conditional.check_write(conditional.record_etag(before, side.embedded))
+    conditional.check_write(before.etag)
     others_before = records.read_many(side.other, cast)
     records.remove(side, record_id)
     others_after = records.read_many(side.other, cast)
@@ -145,7 +149,7 @@ def _change_casting(movie_id: int, actor_id: int, role: Role | None, *, uncast: 
     records.lock_one(MOVIE, movie_id)
     records.lock_one(ACTOR, actor_id)
     movie_before = records.read(MOVIE, movie_id)
-    conditional.check_write(conditional.record_etag(movie_before, MOVIE.embedded), cast_only=True)
+    conditional.check_write(movie_before.etag, cast_only=True)
     actor_before = records.read(ACTOR, actor_id)
     now = records.casting(movie_id, actor_id)
     if uncast:

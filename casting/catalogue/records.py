@@ -13,14 +13,16 @@ is a matter of counting rows, not a StaleDataError.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 from pydantic import BaseModel
-from sqlalchemy import Column, delete, insert, select, tuple_, update
+from sqlalchemy import Column, Connection, bindparam, delete, insert, select, tuple_, update
 
 from casting.catalogue import bulk, version
 from casting.errors import ApiError, not_found
 from casting.schemas.responses import ActorPublic, MoviePublic
+from casting.web import conditional
 from casting.web.transactions import Restart, changed, reader
 from models import Actor, Movie, db, movie_actors
 
@@ -94,15 +96,49 @@ ACTOR = Side("actor", Actor, _fields(ActorPublic, "movies"), movie_actors.c.acto
              "movies", "movie_ids")
 
 
-def read(side: Side, record_id: int) -> dict | None:
+class Record(dict):
+    """A record as the API shows it (its JSON), and its ETag beside, not in it."""
+
+    __slots__ = ("etag",)
+
+
+def read(side: Side, record_id: int) -> Record | None:
     """The record as the API shows it, with the other side's summaries by id, in one statement; None if absent."""
     return read_many(side, [record_id]).get(record_id)
 
 
-def read_at_version(side: Side, record_id: int) -> tuple[dict | None, int]:
+def read_at_version(side: Side, record_id: int) -> tuple[Record | None, int]:
     """The record as `read` gives it, and the catalogue version of the snapshot it was read in: one statement."""
     found = read_many(side, [record_id], with_version=True)
     return found.get(record_id), found.get("version", 0)
+
+
+def current_etag(side: Side, record_id: int) -> tuple[str | None, int]:
+    """The record's ETag as it is now (None: there is none) and the catalogue version of the snapshot: one row
+    read by primary key (a record's 304), never the record itself."""
+    source = reader()
+    if isinstance(source, Connection):  # PostgreSQL's autocommit read: the SQL as is, nothing compiled
+        row = source.exec_driver_sql(_ETAG_SQL[side.noun], {"id": record_id}).one_or_none()
+    else:
+        row = source.execute(_etag_statement(side), {"id": record_id}).one_or_none()
+    if row is None:
+        return None, 0
+    return conditional.record_etag(side.noun, record_id, row[0], row[1]), row[2]
+
+
+# `_etag_statement` as psycopg2 takes it: PostgreSQL reads run it as is, with nothing compiled on the hot path.
+_ETAG_SQL = {
+    "movie": "SELECT version, cast_version, (SELECT version FROM catalogue_version WHERE id = 1) FROM movies "
+             "WHERE id = %(id)s",
+    "actor": "SELECT version, cast_version, (SELECT version FROM catalogue_version WHERE id = 1) FROM actors "
+             "WHERE id = %(id)s",
+}
+
+
+@functools.cache
+def _etag_statement(side: Side):
+    model = side.model
+    return select(model.version, model.cast_version, version.column()).where(model.id == bindparam("id"))
 
 
 def exists(side: Side, record_id: int) -> bool:
@@ -118,16 +154,18 @@ def cast_order(side: Side) -> list:
 
 
 def read_many(side: Side, ids, *, with_version: bool = False) -> dict:
-    """Records of `side` as the API shows them, by id, in one statement (those of `ids` that exist); with
-    the catalogue version of that statement's snapshot under "version" when asked."""
+    """Records of `side` as the API shows them, with their ETags, by id, in one statement (those of `ids` that
+    exist); with the catalogue version of that statement's snapshot under "version" when asked."""
     ids = sorted(set(ids))
     if not ids:
         return {}
     other = side.other.model
     at_version = [version.column()] if with_version else []
+    own = len(side.fields)
     rows = reader().execute(
-        select(side.model.id, *(getattr(side.model, f) for f in side.fields), *at_version, movie_actors.c.character,
-               movie_actors.c.billing, other.id, getattr(other, side.other.label))
+        select(side.model.id, *(getattr(side.model, f) for f in side.fields), side.model.version,
+               side.model.cast_version, *at_version, movie_actors.c.character, movie_actors.c.billing, other.id,
+               getattr(other, side.other.label))
         .select_from(side.model)
         .outerjoin(movie_actors, side.own_fk == side.model.id)
         .outerjoin(other, other.id == side.other_fk)
@@ -137,14 +175,15 @@ def read_many(side: Side, ids, *, with_version: bool = False) -> dict:
     found: dict = {}
     for row in rows:
         if with_version:
-            found["version"] = row[len(side.fields) + 1]
+            found["version"] = row[own + 3]
         record = found.get(row[0])
         if record is None:
-            record = found[row[0]] = {"id": row[0]}
+            record = found[row[0]] = Record(id=row[0])
             for index, field in enumerate(side.fields, start=1):
                 value = row[index]
                 record[field] = value.isoformat() if field == "release_date" else value
             record[side.embedded] = []
+            record.etag = conditional.record_etag(side.noun, row[0], row[own + 1], row[own + 2])
         if row[-2] is not None:
             record[side.embedded].append({"id": row[-2], side.other.label: row[-1], **Role(*row[-4:-2]).shown()})
     return found

@@ -12,13 +12,14 @@ revalidates with one indexed read, exactly, on every instance.
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select, text, update
+from sqlalchemy import Connection, select, text, update
 
 from casting.web.transactions import reader
 from models import catalogue_version, db
 
 BUMP = update(catalogue_version).where(catalogue_version.c.id == 1).values(version=catalogue_version.c.version + 1)
 _CURRENT = select(catalogue_version.c.version).where(catalogue_version.c.id == 1)
+CURRENT_SQL = "SELECT version FROM catalogue_version WHERE id = 1"
 # PostgreSQL: a write's first statement tells the catalogue triggers (migration 0007) that this write bumps
 # the version itself, last; its last statement bumps it when the write, or a trigger, says the catalogue
 # changed, and learns the transaction id in the same round trip.
@@ -39,7 +40,12 @@ def _local_timeout() -> str | None:
 
 def current(connection=None) -> int:
     """The catalogue version now (a list 304's whole read), or in `connection`'s snapshot (an export's)."""
-    return (connection if connection is not None else reader()).scalar(_CURRENT)
+    if connection is not None:
+        return connection.scalar(_CURRENT)
+    source = reader()
+    if isinstance(source, Connection):  # PostgreSQL's autocommit read (a 304): the SQL as is, nothing compiled
+        return source.exec_driver_sql(CURRENT_SQL).scalar()
+    return source.scalar(_CURRENT)
 
 
 def column():

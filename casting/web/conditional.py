@@ -1,10 +1,13 @@
 """Conditional requests (RFC 9110, section 13): ETags, If-None-Match (304 on a read, 412 on a write) and
 If-Match (412, 428).
 
-- A record's ETag is a digest of its representation (fields, cast, embedded names), so it changes exactly
-  when the record's JSON does. It carries a second, shorter digest of the record's cast alone (`"A.C"`):
-  a cast or an uncast compares If-Match with that part only, so a change to a movie's own fields (a title,
-  a release date) never refuses a cast made from an older read, and a change to the cast always does.
+- A record's ETag is made from the two numbers its row carries (migration 0011, kept by triggers whoever makes
+  the change): `version`, which changes whenever anything in the record's JSON does (its fields, its cast,
+  an embedded name), and `cast_version`, whenever its castings do. So a record revalidates by reading one
+  row by primary key, exactly, on every instance. The ETag is a digest of each (`"A.C"`): a cast or an
+  uncast compares If-Match with the cast part only, so a change to a movie's own fields (a title, a release
+  date) never refuses a cast made from an older read, and a change to the cast always does. Neither number
+  is ever given twice, so no ETag comes back after a change (a change undone included).
 - A list's ETag is the catalogue version (models.catalogue_version, bumped by every write that changes a
   movie, an actor or a casting) and a digest of it, the path and the query: a list revalidates with one
   indexed read, and no instance can answer 304 for a list that changed through another.
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 from urllib.parse import urlencode
 
@@ -25,7 +27,7 @@ from flask import Response, current_app, request
 from casting.errors import ApiError
 
 # Part of every digest: a change to how records are represented changes every ETag too.
-REPRESENTATION = "2"
+REPRESENTATION = "3"
 _ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
 _MISMATCH = "the record has changed since you read it (If-Match does not match its ETag); nothing was written"
 
@@ -35,15 +37,10 @@ def _digest(parts: tuple[str, ...], size: int) -> str:
     return base64.urlsafe_b64encode(digest[:size]).decode().rstrip("=")
 
 
-def _json(value) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def record_etag(record: dict, cast_key: str) -> str:
-    """The record's ETag: a digest of its whole representation, and one of its cast (`record[cast_key]`:
-    who is cast, as whom, at which billing; not their names, which are their own records' business)."""
-    cast = [[other["id"], other.get("character"), other.get("billing")] for other in record[cast_key]]
-    return f'"{_digest((_json(record),), 16)}.{_digest(("cast", _json(cast)), 8)}"'
+def record_etag(noun: str, record_id: int, version: int, cast_version: int) -> str:
+    """The ETag of record `record_id` of `noun` at `version`, with its cast at `cast_version`."""
+    record = str(record_id)
+    return f'"{_digest((noun, record, str(version)), 16)}.{_digest(("cast", noun, record, str(cast_version)), 8)}"'
 
 
 def list_etag(version: int, variant: str = "") -> str:

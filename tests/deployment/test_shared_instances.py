@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tests.utils.asserters import assert_error, retry_after
 from tests.utils.gunicorn import Fleet
@@ -53,6 +56,36 @@ def test_a_write_through_one_instance_is_read_through_the_other(two_dynos, local
     assert cast.json()["movie"]["actors"] == [{"id": actor.json()["actor"]["id"], "name": "Across Dynos"}]
 
 
+def test_no_instance_answers_304_for_a_record_changed_through_another_or_in_sql(two_dynos, local_issuer,
+                                                                               shared_database):
+    """A record's ETag is made from versions its row carries (migration 0011): a change through one instance, an
+    actor's rename included, or one made in SQL, is seen by the other's next revalidation, never a stale 304."""
+    a, b = two_dynos
+    producer = local_issuer.mint("executive-producer", sub=f"revalidator|{uuid.uuid4().hex}")
+    actor = a.request("POST", "/actors", producer, json=actor_body("Before Rename")).json()["actor"]
+    movie = a.request("POST", "/movies", producer, json={"title": "Revalidated", "release_date": "2020-01-02",
+                                                          "actor_ids": [actor["id"]]}).json()["movie"]
+    path = f"/movies/{movie['id']}"
+    tag = a.request("GET", path, producer).headers["ETag"]
+    assert a.request("GET", path, producer, headers={"If-None-Match": tag}).status_code == 304
+    assert b.request("PATCH", f"/actors/{actor['id']}", producer, json={"name": "After Rename"}).status_code == 200
+    fresh = a.request("GET", path, producer, headers={"If-None-Match": tag})
+    assert fresh.status_code == 200 and fresh.json()["movie"]["actors"][0]["name"] == "After Rename", fresh.text
+    tag = fresh.headers["ETag"]
+    engine = create_engine(shared_database, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE actors SET name = 'Renamed in SQL' WHERE id = :id"), {"id": actor["id"]})
+    finally:
+        engine.dispose()
+    for dyno in (a, b):
+        fresh = dyno.request("GET", path, producer, headers={"If-None-Match": tag})
+        assert fresh.status_code == 200 and fresh.json()["movie"]["actors"][0]["name"] == "Renamed in SQL"
+    now = fresh.headers["ETag"]
+    assert [dyno.request("GET", path, producer, headers={"If-None-Match": now}).status_code
+            for dyno in (a, b)] == [304, 304]
+
+
 def test_the_rate_limit_budget_is_shared_through_redis(two_dynos, local_issuer, redis_url):
     a, b = two_dynos
     _url, client = redis_url
@@ -89,3 +122,30 @@ def test_requests_still_succeed_when_redis_is_down(fleet, shared_database, local
         assert time.monotonic() - started < 3, f"request {i} took too long with Redis down"
         assert response.status_code == expected, (i, response.status_code, response.text[:300])
     assert server.request("GET", "/ready").status_code == 200
+
+
+def test_leased_budgets_never_admit_past_the_limit_across_processes(fleet, shared_database, local_pem, local_issuer,
+                                                                    redis_url):
+    """Four processes (two instances of two workers) lease a budget of 400 from Redis in slices of 4: however
+    the requests spread over them, no more than 400 are admitted, at most 4 x 3 fewer (requests leased by one
+    process and not spent there), and Redis is asked once a slice, not once a request."""
+    url, client = redis_url
+    settings = {"DATABASE_URL": shared_database, "REDIS_URL": url, "LOCAL_ISSUER_PRIVATE_KEY": local_pem,
+                "RATE_LIMIT_READS": "400/hour", "WEB_CONCURRENCY": "2"}
+    dynos = [fleet.gunicorn("leasing-a", **settings), fleet.gunicorn("leasing-b", **settings)]
+    subject = f"leased|{uuid.uuid4().hex}"
+    token = local_issuer.mint("casting-assistant", sub=subject)
+    statuses = Counter()
+    admitted_by = Counter()
+    for i in range(460):  # a new connection each: the kernel spreads them over each instance's workers
+        dyno = dynos[i % 2]
+        status = dyno.request("GET", "/movies", token).status_code
+        statuses[status] += 1
+        if status == 200:
+            admitted_by[i % 2] += 1
+    assert set(statuses) <= {200, 429}, statuses
+    assert 400 - 4 * 3 <= statuses[200] <= 400, statuses
+    assert admitted_by[0] and admitted_by[1]
+    leased = [int(client.get(key)) for key in client.scan_iter(count=1000) if subject in key.decode()]
+    # Slices of 4 (at most one more per process once the budget is gone): about 100 commands, not 460.
+    assert len(leased) == 1 and 400 <= leased[0] <= 400 + 4 * 4, leased

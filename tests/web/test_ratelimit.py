@@ -80,20 +80,12 @@ def test_rate_limiter_fails_open_when_redis_is_down(make_app, app, producer, cap
     assert caplog.text.count("storage unreachable") == 1  # logged once per outage
 
 
-def test_redis_budgets_cost_one_redis_command_per_request_and_headers_stay_exact(make_app, app, producer, redis_url):
-    """OneTripRedisStorage: the counter's increment brings its time to live back, and the X-RateLimit
-    headers are answered from it (the stock storage sends three commands: the script, GET and TTL).
+def _redis_commands(client):
+    """A function that runs an action and counts the commands clients sent to this run's Redis database meanwhile,
+    by name, from Redis's MONITOR (a script's own commands apart): Redis's totals per command would count what
+    other tests send to other databases meanwhile."""
 
-    The commands are counted from Redis's MONITOR, those that clients sent to this run's database (a script's own
-    commands apart): Redis's totals per command would count what other tests send to other databases meanwhile."""
-    url, client = redis_url
-    client.flushdb()
-    limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="onetrip+" + url,
-                       RATELIMIT_STORAGE_OPTIONS={}, RATE_LIMIT_READS="7/hour").test_client()
-    token = {"Authorization": producer["Authorization"]}
-    limited.get("/movies", headers=token)  # the script is loaded, the window started
-
-    def calls_while(action):  # the commands clients sent to this database while `action` ran, by name
+    def calls_while(action):
         database, done = client.connection_pool.connection_kwargs["db"], f"counted-{uuid.uuid4().hex}"
         sent: Counter = Counter()
         with client.monitor() as monitor:
@@ -105,6 +97,22 @@ def test_redis_budgets_cost_one_redis_command_per_request_and_headers_stay_exact
                 if entry["db"] == database and entry["client_type"] != "lua":
                     sent[entry["command"].split(" ", 1)[0].lower()] += 1
         return result, {name: sent[name] for name in ("evalsha", "eval", "get", "ttl")}
+
+    return calls_while
+
+
+def test_redis_budgets_cost_one_redis_command_per_request_and_headers_stay_exact(make_app, app, producer, redis_url):
+    """OneTripRedisStorage: the counter's increment brings its time to live back, and the X-RateLimit
+    headers are answered from it (the stock storage sends three commands: the script, GET and TTL). A limit under
+    200 is leased one request at a time: exact to the request across processes."""
+    url, client = redis_url
+    client.flushdb()
+    limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="onetrip+" + url,
+                       RATELIMIT_STORAGE_OPTIONS={}, RATE_LIMIT_READS="7/hour").test_client()
+    token = {"Authorization": producer["Authorization"]}
+    limited.get("/movies", headers=token)  # the script is loaded, the window started
+
+    calls_while = _redis_commands(client)
 
     answers, sent = calls_while(lambda: [limited.get("/movies", headers=token) for _ in range(3)])
     assert sent == {"evalsha": 3, "eval": 0, "get": 0, "ttl": 0}
@@ -194,3 +202,31 @@ def test_with_redis_gone_two_workers_let_through_at_most_the_limit(app, fleet, d
     assert {limit for _, limit, _ in answers} == {"10"}, answers
     assert all(int(wait) >= 1 for status, _, wait in answers if status == 429), answers
     assert "rate-limit storage unreachable" in server.process.output()
+
+
+def test_large_budgets_are_leased_in_slices_and_never_past_the_limit(make_app, app, producer, redis_url):
+    """A limit of 450 is leased 4 requests at a time: one Redis command every 4 requests, headers as exact as one
+    a request for a lone process. At 201 (slices of 2), the last lease gets the one request left, and once the
+    budget is gone the process refuses without asking Redis again until the window ends."""
+    url, client = redis_url
+    client.flushdb()
+    calls_while = _redis_commands(client)
+    token = {"Authorization": producer["Authorization"]}
+    leasing = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="onetrip+" + url,
+                       RATELIMIT_STORAGE_OPTIONS={}, RATE_LIMIT_READS="450/hour").test_client()
+    answers, sent = calls_while(lambda: [leasing.get("/movies", headers=token) for _ in range(8)])
+    assert sent == {"evalsha": 2, "eval": 0, "get": 0, "ttl": 0}
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == [str(449 - i) for i in range(8)]
+    assert {a.headers["X-RateLimit-Limit"] for a in answers} == {"450"}
+    assert [int(client.get(key)) for key in client.scan_iter("*")] == [8]
+
+    client.flushdb()
+    small = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="onetrip+" + url,
+                     RATELIMIT_STORAGE_OPTIONS={}, RATE_LIMIT_READS="201/hour").test_client()
+    statuses = [small.get("/movies", headers=token).status_code for _ in range(203)]
+    assert statuses == [200] * 201 + [429] * 2
+    refused, sent = calls_while(lambda: [small.get("/movies", headers=token) for _ in range(3)])
+    assert [r.status_code for r in refused] == [429] * 3 and sent["evalsha"] == 0
+    assert refused[0].headers["X-RateLimit-Remaining"] == "0" and int(refused[0].headers["Retry-After"]) > 3500
+    assert [int(client.get(key)) for key in client.scan_iter("*")] == [202]  # 100 slices of 2, and a last one of 1
+    client.flushdb()
