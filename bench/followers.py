@@ -23,15 +23,14 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import psycopg2
+from tools import Stoppable
 
 PG_BIN = Path(os.environ.get("BENCH_PG_BIN", "/usr/lib/postgresql/15/bin"))
 FOLLOWER_SIZE = 10_000
@@ -45,7 +44,7 @@ def _as_postgres(*command: str, timeout: float = 120) -> None:
         raise RuntimeError(f"{' '.join(command)}: exit {done.returncode}: {(done.stderr or done.stdout)[-2000:]}")
 
 
-class PrivateCluster:
+class PrivateCluster(Stoppable):
     """A primary on one free port and its streaming follower on another, in a temporary directory of their own;
     `with` stops and removes both (also on failure, and on SIGTERM)."""
 
@@ -56,15 +55,6 @@ class PrivateCluster:
 
     def url(self, which: str, database: str = "bench") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.ports[which]}/{database}"
-
-    def __enter__(self) -> PrivateCluster:
-        self._previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that __exit__ runs
-        try:
-            self._start()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
 
     def _start(self) -> None:
         shutil.chown(self.base, "postgres", "postgres")
@@ -110,13 +100,12 @@ class PrivateCluster:
                 raise RuntimeError(f"the follower did not replay up to {target} in {seconds} s")
             time.sleep(0.2)
 
-    def __exit__(self, *exc) -> None:
+    def _stop(self) -> None:
         for which in reversed(self.started):
             with contextlib.suppress(Exception):
                 self._pg_ctl(which, "stop")
         self.started.clear()
         shutil.rmtree(self.base, ignore_errors=True)
-        signal.signal(signal.SIGTERM, self._previous)
 
 
 def read_shares(log: Path, offset: int = 0) -> dict:

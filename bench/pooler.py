@@ -14,19 +14,19 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import psycopg2
+from tools import Stoppable
 
 POOL_SIZE = 6
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 
 
-class PgBouncer:
+class PgBouncer(Stoppable):
     """`with PgBouncer(database_url, port) as bouncer`: bouncer.url reaches the same database through it."""
 
     def __init__(self, database_url: str, port: int):
@@ -37,15 +37,6 @@ class PgBouncer:
         self.url = f"postgresql://{parts.username}:{parts.password}@127.0.0.1:{port}/{self.database}"
         self.dir = Path(tempfile.mkdtemp(prefix="casting-bench-pgbouncer-"))
         self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> PgBouncer:
-        self._previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that __exit__ runs
-        try:
-            self._start()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
 
     def _start(self) -> None:
         def quoted(value: str) -> str:
@@ -79,7 +70,7 @@ class PgBouncer:
                                        + (log.read_text()[-2000:] if log.exists() else "")) from None
                 time.sleep(0.2)
 
-    def __exit__(self, *exc) -> None:
+    def _stop(self) -> None:
         if self.process is not None:
             os.killpg(self.process.pid, signal.SIGTERM)  # its own session: runuser and pgbouncer
             try:
@@ -89,7 +80,6 @@ class PgBouncer:
                 self.process.wait(timeout=10)
             self.process = None
         shutil.rmtree(self.dir, ignore_errors=True)
-        signal.signal(signal.SIGTERM, self._previous)
 
 
 def measure(bench, size: int) -> dict:

@@ -9,6 +9,7 @@ import json
 import operator
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +29,33 @@ VENV_BIN = Path(sys.executable).parent
 AUDIENCE, DOMAIN = "casting-bench", "bench.invalid"
 PERMISSIONS = ["get:movies", "get:actors", "post:actors", "patch:actors", "delete:actors",
                "post:movies", "patch:movies", "delete:movies"]
+
+
+class Stoppable:
+    """Something the bench starts that must stop however the run ends (a private cluster, a pgbouncer): `with`
+    starts it (`_start`), stopping what did start when that fails, and stops it (`_stop`); while it runs, a
+    SIGTERM to the bench (its timeout) exits through the stop too."""
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that __exit__ runs
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._stop()
+        finally:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _stop(self) -> None:
+        raise NotImplementedError
 
 
 def free_port() -> int:
