@@ -4,17 +4,20 @@ at. Broad searches and deep pages lean on values remembered per catalogue versio
 
 from __future__ import annotations
 
+import bisect
 import functools
+import sys
 import time
+from array import array
 
-from sqlalchemy import Integer, Select, Text, bindparam, case, func, literal_column, select, true
+from sqlalchemy import Integer, Select, Text, any_, bindparam, case, func, literal_column, select, true
 from sqlalchemy import cast as cast_to
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from casting.catalogue import version
 from casting.catalogue.cursors import Window
 from casting.catalogue.filters import LISTINGS, Listing, order, sort_keys, window_clauses
-from casting.catalogue.memo import memo
+from casting.catalogue.memo import Matches, memo
 from casting.catalogue.records import cast_order
 from casting.web.transactions import reader
 from models import movie_actors
@@ -26,6 +29,12 @@ ANCHOR_REBUILD_SECONDS = 1.0
 # by collecting every match first (the matches are dense enough that a page is found within a few
 # hundred rows).
 WALK_SEARCH_FROM = 1000
+# A search (q=, character=) remembers its match set per catalogue version (memo.MatchSets) and reads a page
+# of it by id; a match set found stale is read again at most once a MATCHES_REBUILD_SECONDS per search
+# (meanwhile its pages are read the long way), so that a catalogue busy changing is not read whole again
+# for every request.
+SEARCH_FILTERS = frozenset({"q", "character"})
+MATCHES_REBUILD_SECONDS = 1.0
 
 
 @functools.lru_cache(maxsize=512)
@@ -36,8 +45,10 @@ def page_statement(key: str, sort: str, filters: tuple[str, ...], mode: str = "o
     its first and last rows (for the cursors), and the total on its own (for the memo).
 
     `mode`: offset (a page by number), after / before (a cursor's), anchored (a deep page by number,
-    counted from an anchor row). `remembered_total`: the total is the bound `memo_total` when the
-    catalogue is still at `memo_version`, else it is counted. `walk`: a search walks the sort order
+    counted from an anchor row), ids (the rows of the bound `ids`, a page of a remembered match set, read
+    only when the catalogue is still at `memo_version`: otherwise none, and the caller reads it again).
+    `remembered_total`: the total is the bound `memo_total` when the catalogue is still at `memo_version`,
+    else it is counted. `walk`: a search walks the sort order
     (for a broad one) instead of collecting every match first.
     Built once per combination (about 0.4 ms saved per request); every value is a bound parameter."""
     listing = LISTINGS[key]
@@ -47,7 +58,13 @@ def page_statement(key: str, sort: str, filters: tuple[str, ...], mode: str = "o
     rows = select(*(getattr(model, c) for c in listing.columns),
                   *(listing.role_columns(model.id) if under_parent else ()))
     by_castings = filters == ("character",) and sort.lstrip("-") == "id"
-    if by_castings:
+    if mode == "ids":
+        # The rows of a page whose ids the memo found: by primary key, as a list page reads its rows; none
+        # when the catalogue has moved on since the match set was read (checked in this snapshot).
+        rows = rows.where(model.id == any_(bindparam("ids", type_=ARRAY(Integer))),
+                          version.column() == bindparam("memo_version", type_=Integer))
+        columns, total = model, bindparam("memo_total", type_=Integer)
+    elif by_castings:
         # Records found by their castings' character, in id order: the page's ids are taken from the matching
         # castings themselves (their foreign key makes each one a record), and only those records are read.
         # Reading every matching record to sort them (the planner's choice, from a poor estimate of how many
@@ -74,7 +91,7 @@ def page_statement(key: str, sort: str, filters: tuple[str, ...], mode: str = "o
         # PostgreSQL evaluates only the branch it takes: the count runs only when the memo is stale.
         total = case((version.column() == bindparam("memo_version", type_=Integer),
                       bindparam("memo_total", type_=Integer)), else_=total)
-    window, read_order = window_clauses(columns, sort, mode)
+    window, read_order = window_clauses(columns, sort, "offset" if mode == "ids" else mode)
     # One row more than the page, to know whether there is more; the page is the first per_page of them.
     fetched = (
         rows.where(*window).order_by(*read_order)
@@ -122,6 +139,105 @@ def page_statement(key: str, sort: str, filters: tuple[str, ...], mode: str = "o
     return select(cast_to(body, Text), version.column(), more, first, last, counted.c.total).select_from(counted)
 
 
+@functools.lru_cache(maxsize=128)
+def matches_statement(key: str, sort: str, filters: tuple[str, ...]) -> Select:
+    """A search's match set in one statement: the catalogue version, the exact total, and the ids of its
+    first `cap` rows in the sort's order, as 4-byte big-endian integers end to end (bytea: no array to
+    parse). Every match is read once, for both."""
+    listing = LISTINGS[key]
+    model = listing.model
+    if filters == ("character",) and sort.lstrip("-") == "id":
+        # The records' ids straight from the matching castings (their foreign key makes each one a record).
+        matching = select(listing.side.own_fk.label("id")).where(
+            movie_actors.c.character.ilike(bindparam("character"), escape="\\")).distinct()
+    else:
+        name = sort.lstrip("-")
+        matching = select(model.id, *(() if name == "id" else (getattr(model, name),))).where(*listing.where(filters))
+    matching = matching.cte("matching").prefix_with("MATERIALIZED")
+    first = (select(matching.c.id, func.row_number().over(order_by=order(matching.c, sort)).label("n"))
+             .order_by(*order(matching.c, sort)).limit(bindparam("cap", type_=Integer)).subquery("first"))
+    # string_agg(int4send(id), '' ORDER BY n): spelt out, as SQLAlchemy orders one-argument aggregates only.
+    ids = select(literal_column("string_agg(int4send(first.id), ''::bytea ORDER BY first.n)")).select_from(
+        first).scalar_subquery()
+    return select(version.column(), select(func.count()).select_from(matching).scalar_subquery(), ids)
+
+
+def _read_matches(listing: Listing, values: dict, sort: str, cap: int) -> Matches:
+    at_version, total, packed = reader().execute(
+        matches_statement(listing.key, sort, tuple(sorted(values))), {**values, "cap": cap}).one()
+    ids = array("i")
+    if packed:
+        ids.frombytes(bytes(packed))
+        if sys.byteorder == "little":
+            ids.byteswap()
+    return Matches(at_version, total, ids)
+
+
+_STALE = object()
+
+
+def _page_of(listing: Listing, values: dict, sort: str, window: Window, mode: str, found: Matches):
+    """The page `window` asks for, read by id from the match set `found`: the row of `read`; None when the
+    match set cannot say which rows it holds (past the ids it keeps, or a cursor of a sort other than by
+    id); _STALE when the catalogue has moved on since."""
+    ids, per_page = found.ids, window.per_page
+    if mode == "offset":
+        start = window.offset
+    elif sort.lstrip("-") != "id":
+        return None  # a cursor names its row by the sort's keys, which the memo does not keep
+    else:
+        (cursor_id,) = window.after or window.before
+        descending = sort.startswith("-")
+        key = (lambda i: -i) if descending else None
+        target = -cursor_id if descending else cursor_id
+        if mode == "after":  # from the first row past the cursor's
+            start = bisect.bisect_right(ids, target, key=key)
+        else:  # the rows before the first at or past the cursor's
+            end = bisect.bisect_left(ids, target, key=key)
+            if end >= len(ids) and not found.complete:
+                return None
+            start = max(end - per_page, 0)
+            page, more = ids[start:end], start > 0
+    if mode != "before":
+        end = start + per_page
+        if end > len(ids) and not found.complete:
+            return None
+        page, more = ids[start:end], found.total > end
+    bound = {**values, "ids": page.tolist(), "memo_version": found.version, "memo_total": found.total,
+             "limit": len(page), "per_page": per_page, "offset": 0}
+    row = reader().execute(page_statement(listing.key, sort, tuple(sorted(values)), "ids"), bound).one()
+    if row[1] != found.version:
+        return _STALE
+    return row[0], row[1], more, row[3], row[4]
+
+
+def _from_matches(listing: Listing, values: dict, sort: str, window: Window, mode: str, total_key: tuple):
+    """A search's page read by id from its remembered match set, read first when there is none or it is
+    stale (once per search and process at a time); None when the memo cannot serve it."""
+    sets = memo().matches
+    key = ("matches", listing.key, sort, total_key[2])
+    found = sets.get(key)
+    if found is not None:
+        served = _page_of(listing, values, sort, window, mode, found)
+        if served is not _STALE:
+            return served
+        if time.monotonic() - found.built < MATCHES_REBUILD_SECONDS:
+            return None
+    with sets.building(key):
+        again = sets.get(key)
+        if again is not None and again is not found:  # read by another thread meanwhile
+            served = _page_of(listing, values, sort, window, mode, again)
+            if served is not _STALE:
+                return served
+            if time.monotonic() - again.built < MATCHES_REBUILD_SECONDS:
+                return None
+        fresh = _read_matches(listing, values, sort, sets.per_entry)
+        sets.put(key, fresh)
+    memo().put(total_key, fresh.version, fresh.total)  # for the pages read the long way
+    served = _page_of(listing, values, sort, window, mode, fresh)
+    return None if served is _STALE else served
+
+
 class _Keys:
     """A castings column standing for the records' id in window_clauses (the castings' id order is theirs)."""
 
@@ -137,6 +253,10 @@ def read(listing: Listing, values: dict, sort: str, window: Window):
     bound = {**values, "limit": window.per_page + 1, "per_page": window.per_page, "offset": window.offset}
     bound.update({f"key{i}": value for i, value in enumerate(window.after or window.before or ())})
     total_key = ("total", listing.key, tuple(sorted((k, str(v)) for k, v in values.items())))
+    if SEARCH_FILTERS.intersection(filters):
+        served = _from_matches(listing, values, sort, window, mode, total_key)
+        if served is not None:
+            return served
     remembered = memo().get(total_key) if filters else None
     if remembered is not None:
         bound.update(memo_version=remembered[0], memo_total=remembered[1])
