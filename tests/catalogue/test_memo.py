@@ -101,12 +101,14 @@ def _postgres_only(app):
 
 
 def _searchable_catalogue(api):
-    """Movies titled Night or Day, with castings named Quinn or not, on dates that tie."""
+    """Movies titled Night or Day, with castings named Quinn or not, on dates that tie; the actors' ids."""
     actors = [new_actor(api, f"Actor {i}", 30 + i)["id"] for i in range(6)]
     for i in range(17):
         title = f"{'Night' if i % 4 else 'Day'} {i % 5}"
-        cast = [{"actor_id": actors[i % 6], "character": "Detective Quinn" if i % 3 else "The Stranger"}]
+        cast = [{"actor_id": actors[i % 6], "character": "Detective Quinn" if i % 3 else "The Stranger"},
+                {"actor_id": actors[(i + 1) % 6], "character": "Man in Bar"}]
         new_movie(api, title, f"2020-01-{1 + i % 6:02d}", cast=cast)
+    return actors
 
 
 def _read(api, path: str) -> list:
@@ -128,7 +130,8 @@ def _read(api, path: str) -> list:
     return pages + walk
 
 
-SEARCHES = ["/movies?q=night", "/movies?character=quinn", "/actors?character=quinn", "/movies?q=ight&character=quinn"]
+SEARCHES = ["/movies?q=night", "/movies?character=quinn", "/actors?character=quinn", "/movies?q=ight&character=quinn",
+            "/actors/{actor}/movies?q=ight"]
 
 
 @pytest.mark.parametrize("sort", ["id", "-id", "title", "-release_date"])
@@ -140,11 +143,12 @@ def test_a_search_read_by_id_from_its_match_set_is_the_search_read_the_long_way(
     _postgres_only(app)
     remembered = memo.VersionMemo()
     monkeypatch.setitem(app.extensions, "list_memo", remembered)
-    _searchable_catalogue(api)
+    actors = _searchable_catalogue(api)
+    search = search.format(actor=actors[1])
     served = []
     page_of = postgres_page._page_of
     monkeypatch.setattr(postgres_page, "_page_of", lambda *a: served.append(page_of(*a)) or served[-1])
-    if search.startswith("/actors") and sort in ("title", "-release_date"):
+    if search.startswith("/actors?") and sort in ("title", "-release_date"):
         sort = {"title": "name", "-release_date": "-age"}[sort]
     path = f"{search}&sort={sort}"
     from_matches = _read(api, path)
