@@ -1,6 +1,8 @@
 """A list page built by PostgreSQL in one statement: the page, each row's cast and the exact total, as the
 response body (one round trip, nothing decoded and re-encoded here), with the catalogue version it was read
-at. Broad searches and deep pages lean on values remembered per catalogue version (memo.py)."""
+at. Searches and deep pages lean on values remembered per catalogue version (memo.py): a search's match set,
+whose pages are then read by id as a list page's rows are (a second statement for the first request of a
+search in a process, none after), a filtered list's total, the anchors of deep pages."""
 
 from __future__ import annotations
 
