@@ -117,7 +117,7 @@ def current_etag(side: Side, record_id: int) -> tuple[str | None, int]:
     """The record's ETag as it is now (None: there is none) and the catalogue version of the snapshot: one row
     read by primary key (a record's 304), never the record itself."""
     # PostgreSQL's autocommit read: the SQL as is on the pooled connection's cursor (transactions.fetch_row).
-    row = fetch_row(_ETAG_SQL[side.noun], {"id": record_id}, _etag_statement(side))
+    row = fetch_row(_ETAG_SQL[side.noun], {"id": record_id}, _etag_statement(side), f"casting_{side.noun}_etag")
     if row is None:
         return None, 0
     return conditional.record_etag(side.noun, record_id, row[0], row[1]), row[2]

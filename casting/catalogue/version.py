@@ -43,7 +43,7 @@ def current(connection=None) -> int:
     if connection is not None:
         return connection.scalar(_CURRENT)
     # PostgreSQL's autocommit read (a 304): the SQL as is on the pooled connection's cursor (transactions.fetch_row).
-    return fetch_row(CURRENT_SQL, None, _CURRENT)[0]
+    return fetch_row(CURRENT_SQL, None, _CURRENT, "casting_catalogue_version")[0]
 
 
 def column():

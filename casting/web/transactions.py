@@ -25,6 +25,7 @@ import contextlib
 import functools
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,7 +125,22 @@ def _read_connection():
     return held
 
 
-def fetch_row(sql: str, params: dict | None, statement):
+_PARAMETER = re.compile(r"%\((\w+)\)s")
+# PostgreSQL errors after which a connection's prepared statement is made again: it does not exist (someone ran
+# DEALLOCATE or DISCARD), or its result's type changed under it (a migration altered the table).
+_PREPARED_GONE = ("26000", "0A000")
+
+
+@functools.cache
+def _prepared_forms(name: str, sql: str) -> tuple[str, str]:
+    """`sql` (psycopg2's %(name)s parameters) as PostgreSQL's PREPARE of `name` and its EXECUTE."""
+    order = list(dict.fromkeys(_PARAMETER.findall(sql)))
+    definition = _PARAMETER.sub(lambda m: f"${order.index(m.group(1)) + 1}", sql)
+    arguments = f"({', '.join(f'%({n})s' for n in order)})" if order else ""
+    return f"PREPARE {name} AS {definition}", f"EXECUTE {name}{arguments}"
+
+
+def fetch_row(sql: str, params: dict | None, statement, prepared: str | None = None):
     """The one row (or None) of a small read on the hot path (a record's ETag, the catalogue version: a 304's
     whole read). On PostgreSQL outside a write, `sql` (as psycopg2 takes it) runs on the request's pooled
     connection's own cursor, in autocommit: none of SQLAlchemy's execution machinery, which cost about as
@@ -134,7 +150,12 @@ def fetch_row(sql: str, params: dict | None, statement):
 
     While anything listens to the engine's statements (the bench's and the tests' statement counters,
     tracing), and on other databases or inside a write, `sql` goes through SQLAlchemy as before (`statement`
-    through the session), so that every statement run is seen."""
+    through the session), so that every statement run is seen.
+
+    `prepared`: a name under which each pooled connection prepares `sql` once (PREPARE, a round trip the first
+    time) and then runs it by name (EXECUTE): PostgreSQL parses and plans it once per connection instead of
+    on every request. Never through a pooler in transaction mode (DATABASE_POOLED), where the next statement
+    may reach another server connection."""
     if not _plain_reads():
         return db.session.execute(statement, params or {}).one_or_none()
     connection = g.get("_reader")
@@ -146,7 +167,23 @@ def fetch_row(sql: str, params: dict | None, statement):
     cursor = None
     try:
         cursor = pooled.cursor()
-        cursor.execute(sql, params or None)
+        if prepared is None or current_app.config.get("DATABASE_POOLED"):
+            cursor.execute(sql, params or None)
+            return cursor.fetchone()
+        made = pooled.info.setdefault("prepared", set())  # forgotten with the connection (SQLAlchemy's pool)
+        prepare, execute = _prepared_forms(prepared, sql)
+        if prepared not in made:
+            cursor.execute(prepare)
+            made.add(prepared)
+        try:
+            cursor.execute(execute, params or None)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if getattr(exc, "pgcode", None) not in _PREPARED_GONE:
+                raise
+            made.discard(prepared)  # made again next time (autocommit: nothing else was undone)
+            if exc.pgcode == "0A000":
+                cursor.execute(f"DEALLOCATE {prepared}")
+            cursor.execute(sql, params or None)
         return cursor.fetchone()
     except engine.dialect.loaded_dbapi.Error as exc:
         raise _wrapped(exc, engine, pooled, cursor, sql, params) from exc

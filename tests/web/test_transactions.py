@@ -288,6 +288,63 @@ def test_fetch_row_goes_through_sqlalchemy_while_statements_are_listened_to(app,
         assert counted() == 1
 
 
+def _prepared_on_pooled_connections(engine) -> list[list[str]]:
+    """The names of the statements prepared on each connection the pool holds idle."""
+    pooled = [engine.connect() for _ in range(engine.pool.checkedin())]
+    try:
+        return [sorted(c.exec_driver_sql("SELECT name FROM pg_prepared_statements").scalars()) for c in pooled]
+    finally:
+        for connection in pooled:
+            connection.commit()
+            connection.close()
+
+
+def test_a_304_prepares_its_statement_once_per_connection_and_survives_its_loss(app, api):
+    """A 304's read is prepared once per pooled connection (PREPARE, then EXECUTE by name); a connection whose
+    prepared statements were dropped (DEALLOCATE ALL) answers the same 304, exactly, and prepares it again."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("prepared statements on the cursor's own path are PostgreSQL's")
+    movie = api("POST", "/movies", json={"title": "Prepared", "release_date": "2001-01-01"}).get_json()["movie"]
+    tag = api("GET", f"/movies/{movie['id']}").headers["ETag"]
+    list_tag = api("GET", "/movies").headers["ETag"]
+    assert api("GET", f"/movies/{movie['id']}", headers={"If-None-Match": tag}).status_code == 304
+    assert api("GET", "/movies", headers={"If-None-Match": list_tag}).status_code == 304
+    with app.app_context():
+        prepared = _prepared_on_pooled_connections(db.engine)
+        assert {name for names in prepared for name in names} == {"casting_catalogue_version", "casting_movie_etag"}
+        pooled = [db.engine.connect() for _ in range(db.engine.pool.checkedin())]
+        for connection in pooled:
+            connection.exec_driver_sql("DEALLOCATE ALL")
+            connection.commit()
+            connection.close()
+    for _ in range(2):  # the first finds it gone and reads without it, the second prepares it again
+        assert api("GET", f"/movies/{movie['id']}", headers={"If-None-Match": tag}).status_code == 304
+        assert api("GET", "/movies", headers={"If-None-Match": list_tag}).status_code == 304
+    with app.app_context():
+        prepared = _prepared_on_pooled_connections(db.engine)
+        assert {name for names in prepared for name in names} == {"casting_catalogue_version", "casting_movie_etag"}
+    api("PATCH", f"/movies/{movie['id']}", json={"title": "Prepared, changed"})
+    assert api("GET", f"/movies/{movie['id']}", headers={"If-None-Match": tag}).status_code == 200
+    assert api("GET", "/movies", headers={"If-None-Match": list_tag}).status_code == 200
+
+
+def test_through_a_pooler_in_transaction_mode_nothing_is_prepared(make_app, _schema, producer):
+    """With DATABASE_POOLED the next statement may reach another server connection: no PREPARE is ever sent."""
+    pooled_app = make_app(DATABASE_POOLED=True)
+    with pooled_app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("prepared statements on the cursor's own path are PostgreSQL's")
+    client = pooled_app.test_client()
+    created = client.post("/movies", json={"title": "Unprepared", "release_date": "2001-01-01"}, headers=producer)
+    movie = created.get_json()["movie"]
+    tag = client.get(f"/movies/{movie['id']}", headers=producer).headers["ETag"]
+    assert client.get(f"/movies/{movie['id']}", headers={**producer, "If-None-Match": tag}).status_code == 304
+    with pooled_app.app_context():
+        assert all(names == [] for names in _prepared_on_pooled_connections(db.engine))
+        db.engine.dispose()
+
+
 # --- a connection cut at COMMIT, for real (issue 21) --------------------------------------------------------------
 
 
