@@ -144,7 +144,7 @@ def fetch_row(sql: str, params: dict | None, statement, prepared: str | None = N
     """The one row (or None) of a small read on the hot path (a record's ETag, the catalogue version: a 304's
     whole read). On PostgreSQL outside a write, `sql` (as psycopg2 takes it) runs on the request's pooled
     connection's own cursor, in autocommit: none of SQLAlchemy's execution machinery, which cost about as
-    much processor time as the rest of a 304 beyond /health (bench/README.md#profiles). Errors come out as
+    much processor time as the rest of a 304 beyond /health (bench/README.md, "Revalidation's cost"). Errors come out as
     SQLAlchemy's would (DBAPIError, `connection_invalidated` for a broken connection, which is then
     discarded), so safe_read reads again on a fresh connection.
 
