@@ -50,8 +50,10 @@ class VerifiedTokens:
     """Tokens that already verified, so a client's next request skips the signature check.
 
     Bounded (least recently used go first) and short-lived: an entry lasts until
-    the token expires or `max_age` seconds pass, whichever is sooner, so a key
-    withdrawn from the JWKS stops being honoured within `max_age`.
+    the token expires or `max_age` seconds pass, whichever is sooner; and one
+    whose signing key (`kid`) `key_known` no longer knows is dropped at once, so a
+    key withdrawn from the JWKS stops being honoured as soon as the key set in
+    memory has lost it (a refresh), within `max_age` at the latest.
     """
 
     def __init__(self, size: int = 2048, max_age: float = 300, clock: Callable[[], float] = time.time):
@@ -59,11 +61,18 @@ class VerifiedTokens:
         self._clock = clock
         self._cache = LruCache(size, clock)
 
-    def get(self, token: str) -> dict | None:
-        return self._cache.get(token)
+    def get(self, token: str, key_known: Callable[[str], bool] | None = None) -> dict | None:
+        entry = self._cache.get(token)
+        if entry is None:
+            return None
+        claims, kid = entry
+        if kid is not None and key_known is not None and not key_known(kid):
+            self._cache.forget(token)
+            return None
+        return claims
 
-    def put(self, token: str, claims: dict) -> None:
-        self._cache.put(token, claims, until=min(float(claims["exp"]), self._clock() + self._max_age))
+    def put(self, token: str, claims: dict, kid: str | None = None) -> None:
+        self._cache.put(token, (claims, kid), until=min(float(claims["exp"]), self._clock() + self._max_age))
 
 
 class TokenVerifier:
@@ -75,13 +84,14 @@ class TokenVerifier:
         self.verified = VerifiedTokens()
 
     def verify(self, token: str) -> dict:
-        claims = self.verified.get(token)
+        claims = self.verified.get(token, self.keys.known)
         if claims is None:
-            claims = self._verify(token)
-            self.verified.put(token, claims)
+            claims, kid = self._verify(token)
+            self.verified.put(token, claims, kid)
         return claims
 
-    def _verify(self, token: str) -> dict:
+    def _verify(self, token: str) -> tuple[dict, str]:
+        """The token's claims and the `kid` of the key it verified with; AuthError (401) when it does not."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:  # not decodable, or a header PyJWT refuses (kid type, crit)
@@ -120,7 +130,7 @@ class TokenVerifier:
             # The subject names who acted (history, logs) and whose rate budget a request spends: it must be
             # storable in both databases' columns, and unable to disguise a log line or a history entry.
             raise invalid(f"token sub claim {problem}")
-        return claims
+        return claims, kid
 
 
 def _is_numeric_date(value) -> bool:

@@ -16,6 +16,7 @@ import argparse
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,10 +27,12 @@ from scenarios import ACTOR_NAME, CHARACTER, COMMON, LIST_50, NARROW, Server, sc
 from tools import BENCH, VENV_BIN, Issuer, free_port, gunicorn, load, production_env, wrk
 
 CHOSEN = [LIST_50, NARROW, COMMON, CHARACTER, ACTOR_NAME]
+# py-spy from this virtualenv, else from PATH (`pip install py-spy` anywhere).
+PY_SPY = str(VENV_BIN / "py-spy") if (VENV_BIN / "py-spy").exists() else (shutil.which("py-spy") or "py-spy")
 TOP = 25
 
 
-def summary(raw: str, title: str) -> str:
+def summary(raw: str, title: str, cpu: bool = False) -> str:
     """Top functions by self and by total samples from py-spy's raw (collapsed) stacks."""
     own, total, busy = collections.Counter(), collections.Counter(), 0
     for line in raw.splitlines():
@@ -45,12 +48,15 @@ def summary(raw: str, title: str) -> str:
         own[frames[-1]] += samples
         for frame in set(frames):
             total[frame] += samples
-    lines = [f"# {title}", "",
-             f"{busy} samples of the worker's threads serving a request or waiting on its I/O (py-spy --idle, "
-             "100 per second; threads waiting for work left out), wall-clock shares.", "",
-             "Self time in do_execute is waiting for PostgreSQL, in _read_from_socket for Redis, in write for the "
-             "client.",
-             "", f"## top {TOP} by self", ""]
+    if cpu:
+        about = [f"{busy} samples of the worker's threads running on a processor (py-spy without --idle, 100 per "
+                 "second; threads waiting for I/O, a lock or work left out), shares of the worker's CPU time."]
+    else:
+        about = [f"{busy} samples of the worker's threads serving a request or waiting on its I/O (py-spy --idle, "
+                 "100 per second; threads waiting for work left out), wall-clock shares.", "",
+                 "Self time in do_execute is waiting for PostgreSQL, in _read_from_socket for Redis, in write for "
+                 "the client."]
+    lines = [f"# {title}", "", *about, "", f"## top {TOP} by self", ""]
     lines += [f"{n / busy:6.1%}  {frame}" for frame, n in own.most_common(TOP)]
     lines += ["", f"## top {TOP} by total (self and what it calls)", ""]
     lines += [f"{n / busy:6.1%}  {frame}" for frame, n in total.most_common(TOP)]
@@ -62,6 +68,11 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--out", type=Path, default=BENCH / "profiles")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help=f"a scenario to profile (repeatable; default: {', '.join(CHOSEN)})")
+    parser.add_argument("--cpu", action="store_true",
+                        help="on-CPU samples only (no --idle): where the worker spends its processor time, not "
+                             "its waits; the files are named <scenario>.cpu.txt")
     args = parser.parse_args()
     database_url = os.environ["BENCH_DATABASE_URL"]
     load(database_url, args.size)
@@ -72,13 +83,13 @@ def main() -> int:
     with gunicorn(BENCH.parent, env, port) as process, tempfile.TemporaryDirectory() as workdir:
         worker = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()[0]
         server = Server(f"http://127.0.0.1:{port}", issuer.token(), args.size, Path(workdir), database_url)
-        for name in CHOSEN:
+        for name in args.only or CHOSEN:
             scenario = by_name[name]
             wrk_env = {**scenario.env(server), "BENCH_TOKEN": server.token}
             wrk(server.url, scenario.script, 1, 8, wrk_env)
             raw = Path(workdir) / "raw.txt"
-            spy = subprocess.Popen([str(VENV_BIN / "py-spy"), "record", "--format", "raw", "--idle", "--threads",
-                                    "-d", str(args.seconds), "-p", worker, "-o", str(raw)],
+            spy = subprocess.Popen([PY_SPY, "record", "--format", "raw", *(() if args.cpu else ("--idle",)),
+                                    "--threads", "-d", str(args.seconds), "-p", worker, "-o", str(raw)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             measured: dict = {}
             load_thread = threading.Thread(target=lambda script=scenario.script, e=wrk_env, m=measured: m.update(
@@ -93,8 +104,9 @@ def main() -> int:
             busy = "\n".join(line for line in text.splitlines() if not _idle(line))
             title = (f"{name} at {args.size:,} movies: {measured.get('rps', 0):,.0f} req/s under py-spy "
                      f"(8 connections, one worker of the server sampled)")
-            path = args.out / (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + ".txt")
-            path.write_text(summary(busy, title))
+            stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+            path = args.out / (stem + (".cpu.txt" if args.cpu else ".txt"))
+            path.write_text(summary(busy, title, cpu=args.cpu))
             print(f"wrote {path}", flush=True)
     return 0
 

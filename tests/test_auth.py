@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 import auth
+from casting.errors import AuthError
+from casting.tokens.jwks import JwksCache
 from tests.utils.asserters import assert_error, assert_invalid_token
 from tests.utils.tokens import (
     CONTRACT,
@@ -31,6 +33,7 @@ from tests.utils.tokens import (
     b64json,
     bearer,
     hs256,
+    jwks_document,
     new_rsa_key,
     rs256,
     unsigned,
@@ -382,6 +385,36 @@ def test_a_verified_token_is_honoured_from_the_cache_within_its_lifetime(make_ap
     assert verifier.verified.get(token) is cached
     clock.now = exp
     assert verifier.verified.get(token) is None
+
+
+def test_a_cached_token_is_refused_once_its_key_has_left_the_key_set():
+    """Rotation: a token verified a moment ago is honoured from the cache only while its signing key is still in
+    the key set in memory; once a refresh has dropped the key, the next request verifies it again and is refused
+    (unknown key), long before max_age. A token of the key that stays is still answered from the cache."""
+    clock = FakeClock()
+    old_key, new_key = new_rsa_key(), new_rsa_key()
+    published = {"old": old_key, "new": new_key}
+    cache = JwksCache(lambda: jwks_document(published), ttl=600, cooldown=30, clock=clock)
+    verifier = auth.TokenVerifier(cache, "https://issuer.test/", "casting")
+    verifier.verified = auth.VerifiedTokens(max_age=300, clock=lambda: clock.now)
+    old = Minter(old_key, "old", "https://issuer.test/", "casting")
+    new = Minter(new_key, "new", "https://issuer.test/", "casting")
+    now = int(time.time())  # PyJWT reads the real time; the caches read the fake clock
+    old_token, new_token = (m.token(iat=now, exp=now + 3600) for m in (old, new))
+    old_claims, new_claims = verifier.verify(old_token), verifier.verify(new_token)
+    assert verifier.verify(old_token) is old_claims and verifier.verify(new_token) is new_claims  # cached
+    del published["old"]
+    clock.now += 31  # past the cooldown: a token naming an unknown key refreshes the set
+    with pytest.raises(AuthError) as refused:
+        verifier.verify(Minter(new_rsa_key(), "unknown", "https://issuer.test/", "casting").token(iat=now,
+                                                                                               exp=now + 3600))
+    assert refused.value.message == "token signed with an unknown key"
+    assert not cache.known("old") and cache.known("new")
+    with pytest.raises(AuthError) as refused:
+        verifier.verify(old_token)  # 31 s after it was cached, well within max_age
+    assert refused.value.message == "token signed with an unknown key"
+    assert verifier.verified.get(old_token) is None
+    assert verifier.verify(new_token) is new_claims  # still from the cache
 
 
 # --- 4. PUBLIC_READS ------------------------------------------------------------------------

@@ -125,8 +125,10 @@ def _bad(problem: str) -> ApiError:
     return ApiError(400, f"cursor {problem}", {"cursor": [problem]})
 
 
-def make(params, parent_id: int | None, direction: str, keys: list, page: int) -> str:
-    data = {"v": VERSION, "f": fingerprint(params, parent_id), "d": direction, "k": keys, "p": page}
+def make(params, parent_id: int | None, direction: str, keys: list, page: int, made_for: str | None = None) -> str:
+    """A cursor to the page `direction` of `keys`; `made_for`: the list's fingerprint, when already known."""
+    made_for = made_for or fingerprint(params, parent_id)
+    data = {"v": VERSION, "f": made_for, "d": direction, "k": keys, "p": page}
     payload = json.dumps(data, separators=(",", ":"), default=str, ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(_tag(payload) + payload).decode().rstrip("=")
 
@@ -145,8 +147,9 @@ def neighbours(params, parent_id, window: Window, more: bool, first,
             number = 1  # the walk back reached the start of the list
     else:
         has_next, has_prev = more, first is not None and (window.after is not None or window.page > 1)
-    next_cursor = make(params, parent_id, "next", last, number + 1) if has_next else None
-    prev_cursor = make(params, parent_id, "prev", first, max(number - 1, 1)) if has_prev else None
+    made_for = fingerprint(params, parent_id) if has_next or has_prev else None  # once for both cursors
+    next_cursor = make(params, parent_id, "next", last, number + 1, made_for) if has_next else None
+    prev_cursor = make(params, parent_id, "prev", first, max(number - 1, 1), made_for) if has_prev else None
     return number, next_cursor, prev_cursor
 
 

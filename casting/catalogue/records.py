@@ -17,13 +17,13 @@ import functools
 from dataclasses import dataclass, replace
 
 from pydantic import BaseModel
-from sqlalchemy import Column, Connection, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Column, bindparam, delete, insert, select, tuple_, update
 
 from casting.catalogue import bulk, version
 from casting.errors import ApiError, not_found
 from casting.schemas.responses import ActorPublic, MoviePublic
 from casting.web import conditional
-from casting.web.transactions import Restart, changed, reader
+from casting.web.transactions import Restart, changed, fetch_row, reader
 from models import Actor, Movie, db, movie_actors
 
 
@@ -116,11 +116,8 @@ def read_at_version(side: Side, record_id: int) -> tuple[Record | None, int]:
 def current_etag(side: Side, record_id: int) -> tuple[str | None, int]:
     """The record's ETag as it is now (None: there is none) and the catalogue version of the snapshot: one row
     read by primary key (a record's 304), never the record itself."""
-    source = reader()
-    if isinstance(source, Connection):  # PostgreSQL's autocommit read: the SQL as is, nothing compiled
-        row = source.exec_driver_sql(_ETAG_SQL[side.noun], {"id": record_id}).one_or_none()
-    else:
-        row = source.execute(_etag_statement(side), {"id": record_id}).one_or_none()
+    # PostgreSQL's autocommit read: the SQL as is on the pooled connection's cursor (transactions.fetch_row).
+    row = fetch_row(_ETAG_SQL[side.noun], {"id": record_id}, _etag_statement(side), f"casting_{side.noun}_etag")
     if row is None:
         return None, 0
     return conditional.record_etag(side.noun, record_id, row[0], row[1]), row[2]

@@ -12,9 +12,9 @@ revalidates with one indexed read, exactly, on every instance.
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import select, text, update
 
-from casting.web.transactions import reader
+from casting.web.transactions import fetch_row
 from models import catalogue_version, db
 
 BUMP = update(catalogue_version).where(catalogue_version.c.id == 1).values(version=catalogue_version.c.version + 1)
@@ -42,10 +42,8 @@ def current(connection=None) -> int:
     """The catalogue version now (a list 304's whole read), or in `connection`'s snapshot (an export's)."""
     if connection is not None:
         return connection.scalar(_CURRENT)
-    source = reader()
-    if isinstance(source, Connection):  # PostgreSQL's autocommit read (a 304): the SQL as is, nothing compiled
-        return source.exec_driver_sql(CURRENT_SQL).scalar()
-    return source.scalar(_CURRENT)
+    # PostgreSQL's autocommit read (a 304): the SQL as is on the pooled connection's cursor (transactions.fetch_row).
+    return fetch_row(CURRENT_SQL, None, _CURRENT, "casting_catalogue_version")[0]
 
 
 def column():

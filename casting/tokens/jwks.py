@@ -107,6 +107,12 @@ class JwksCache:
         self._refreshing = False
         self.fetch_count = 0
 
+    def known(self, kid: str) -> bool:
+        """Whether the key set in memory holds `kid` (no fetch, no lock: the cache of verified tokens asks it on
+        every request)."""
+        keys = self._keys
+        return keys is not None and kid in keys
+
     def key(self, kid: str) -> jwt.PyJWK:
         keys, stale = self._keys, self._clock() - self._fetched_at > self._ttl
         if keys is not None and kid in keys:

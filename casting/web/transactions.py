@@ -25,12 +25,13 @@ import contextlib
 import functools
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 from casting.errors import ApiError, ServiceUnavailable, database_error, database_failure, discard_session
@@ -80,6 +81,11 @@ def suspect_connections() -> None:
     _suspect_until = time.monotonic() + SUSPECT_SECONDS
 
 
+def _plain_reads() -> bool:
+    """Whether this request's reads run outside the ORM session: on PostgreSQL, outside a write."""
+    return db.engine.dialect.name == "postgresql" and not (db.session.registry.has() and db.session().in_transaction())
+
+
 def reader():
     """Where a read runs: inside a write, the write's session (its snapshot and its locks). Otherwise, on
     PostgreSQL, this request's pooled connection switched to autocommit, where each statement is complete
@@ -91,32 +97,137 @@ def reader():
     pool's reset, where a connection that cannot be reset is discarded rather than leaked: SQLAlchemy's
     isolation-level option restores the level after the reset, where a dead connection's error escapes
     and the pool loses the slot)."""
-    if db.engine.dialect.name != "postgresql" or (db.session.registry.has() and db.session().in_transaction()):
+    if not _plain_reads():
         return db.session
     connection = g.get("_reader")
     if connection is None:
-        # A read follower fit for what this client has seen, or the primary (casting/web/followers.py).
-        g.read_source, engine = followers.source()
-        connection = g._reader = (engine or db.engine).connect()
-        driver = connection.connection.driver_connection
-        if not driver.closed:  # closed: the first statement invalidates it and runs on a new connection
-            driver.autocommit = True
+        pooled, engine = _read_connection()
+        connection = g._reader = Connection(engine, connection=pooled)
     return connection
+
+
+def _read_connection():
+    """This request's pooled DBAPI connection for reads and its engine, checked out on first use (a read
+    follower fit for what this client has seen, or the primary: casting/web/followers.py) and switched to
+    autocommit."""
+    held = g.get("_read_dbapi")
+    if held is None:
+        g.read_source, engine = followers.source()
+        engine = engine or db.engine
+        try:
+            pooled = engine.raw_connection()
+        except engine.dialect.loaded_dbapi.Error as exc:  # no connection: wrapped as engine.connect() does
+            raise _wrapped(exc, engine, None, None, None, None) from exc
+        driver = pooled.driver_connection
+        if not driver.closed:  # closed: the first statement fails as a disconnect and the read runs again
+            driver.autocommit = True
+        held = g._read_dbapi = (pooled, engine)
+    return held
+
+
+_PARAMETER = re.compile(r"%\((\w+)\)s")
+# PostgreSQL errors after which a connection's prepared statement is made again: it does not exist (someone ran
+# DEALLOCATE or DISCARD), or its result's type changed under it (a migration altered the table).
+_PREPARED_GONE = ("26000", "0A000")
+
+
+@functools.cache
+def _prepared_forms(name: str, sql: str) -> tuple[str, str]:
+    """`sql` (psycopg2's %(name)s parameters) as PostgreSQL's PREPARE of `name` and its EXECUTE."""
+    order = list(dict.fromkeys(_PARAMETER.findall(sql)))
+    definition = _PARAMETER.sub(lambda m: f"${order.index(m.group(1)) + 1}", sql)
+    arguments = f"({', '.join(f'%({n})s' for n in order)})" if order else ""
+    return f"PREPARE {name} AS {definition}", f"EXECUTE {name}{arguments}"
+
+
+def fetch_row(sql: str, params: dict | None, statement, prepared: str | None = None):
+    """The one row (or None) of a small read on the hot path (a record's ETag, the catalogue version: a 304's
+    whole read). On PostgreSQL outside a write, `sql` (as psycopg2 takes it) runs on the request's pooled
+    connection's own cursor, in autocommit: none of SQLAlchemy's execution machinery, which cost about as
+    much processor time as the rest of a 304 beyond /health (bench/README.md, "Revalidation's cost"). Errors come out as
+    SQLAlchemy's would (DBAPIError, `connection_invalidated` for a broken connection, which is then
+    discarded), so safe_read reads again on a fresh connection.
+
+    While anything listens to the engine's statements (the bench's and the tests' statement counters,
+    tracing), and on other databases or inside a write, `sql` goes through SQLAlchemy as before (`statement`
+    through the session), so that every statement run is seen.
+
+    `prepared`: a name under which each pooled connection prepares `sql` once (PREPARE, a round trip the first
+    time) and then runs it by name (EXECUTE): PostgreSQL parses and plans it once per connection instead of
+    on every request. Never through a pooler in transaction mode (DATABASE_POOLED), where the next statement
+    may reach another server connection."""
+    if not _plain_reads():
+        return db.session.execute(statement, params or {}).one_or_none()
+    connection = g.get("_reader")
+    if connection is not None or _listened(db.engine):
+        return reader().exec_driver_sql(sql, params or {}).one_or_none()
+    pooled, engine = _read_connection()
+    if _listened(engine):
+        return reader().exec_driver_sql(sql, params or {}).one_or_none()
+    cursor = None
+    try:
+        cursor = pooled.cursor()
+        if prepared is None or current_app.config.get("DATABASE_POOLED"):
+            cursor.execute(sql, params or None)
+            return cursor.fetchone()
+        made = pooled.info.setdefault("prepared", set())  # forgotten with the connection (SQLAlchemy's pool)
+        prepare, execute = _prepared_forms(prepared, sql)
+        if prepared not in made:
+            cursor.execute(prepare)
+            made.add(prepared)
+        try:
+            cursor.execute(execute, params or None)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if getattr(exc, "pgcode", None) not in _PREPARED_GONE:
+                raise
+            made.discard(prepared)  # made again next time (autocommit: nothing else was undone)
+            if exc.pgcode == "0A000":
+                cursor.execute(f"DEALLOCATE {prepared}")
+            cursor.execute(sql, params or None)
+        return cursor.fetchone()
+    except engine.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(exc, engine, pooled, cursor, sql, params) from exc
+    finally:
+        if cursor is not None:
+            with contextlib.suppress(Exception):
+                cursor.close()
+
+
+def _listened(engine) -> bool:
+    dispatch = engine.dispatch
+    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+
+
+def _wrapped(exc: Exception, engine, pooled, cursor, sql: str | None, params) -> DBAPIError:
+    """A driver error as SQLAlchemy raises it; a broken connection is marked to be discarded (close_reader)."""
+    dialect = engine.dialect
+    broken = dialect.is_disconnect(exc, pooled.driver_connection if pooled is not None else None, cursor)
+    if broken and pooled is not None:
+        g._read_broken = True
+    return DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error, connection_invalidated=broken,
+                               dialect=dialect)
 
 
 def close_reader(*, discard: bool = False) -> None:
     """Return the request's read connection to the pool (`discard`: never, as after a disconnect). Never raises."""
     connection = g.pop("_reader", None)
-    if connection is None:
+    held = g.pop("_read_dbapi", None)
+    discard = g.pop("_read_broken", False) or discard
+    if connection is None and held is None:
         return
     try:
-        if discard:
-            connection.invalidate()
-        connection.close()
+        if connection is not None:  # it holds the pooled connection
+            if discard:
+                connection.invalidate()
+            connection.close()
+        elif discard:
+            held[0].invalidate()  # and gone from the pool
+        else:
+            held[0].close()
     except Exception as exc:
         log.info("closing a read connection failed, discarding it: %s", exc)
         with contextlib.suppress(Exception):
-            connection.invalidate()
+            (connection or held[0]).invalidate()
 
 
 def _leave_autocommit(dbapi_connection, _record, _state) -> None:

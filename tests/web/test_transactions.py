@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import create_engine, delete, make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from casting.api.writes import safe_write
@@ -211,6 +212,137 @@ def test_after_a_broken_connection_the_pool_pings_before_it_hands_one_out(app, a
         assert db.engine.pool.checkedout() == 0
         with db.engine.connect() as pooled:
             assert pooled.connection.driver_connection.autocommit is False  # back in the pool as it was
+
+
+def _kill_pooled_connections(engine) -> None:
+    """Terminate the backend of every connection the pool holds, unnoticed by the pool."""
+    idle = max(engine.pool.checkedin(), 1)
+    pooled = [engine.connect() for _ in range(idle)]
+    victims = [connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() for connection in pooled]
+    for connection in pooled:
+        connection.commit()
+        connection.close()
+    killer = create_engine(engine.url, poolclass=NullPool)
+    with killer.connect() as other:
+        for victim in victims:
+            assert other.exec_driver_sql("SELECT pg_terminate_backend(%s)", (victim,)).scalar() is True
+    killer.dispose()
+
+
+def test_a_304_read_on_a_killed_connection_reads_again_on_a_fresh_one_and_stays_exact(app, api, caplog, monkeypatch):
+    """A 304's one read runs on the pooled connection's own cursor (transactions.fetch_row), not through
+    SQLAlchemy's execution: a connection killed under it is still a disconnect, discarded, and the read runs
+    again on a fresh connection; and a change made in SQL, outside the API, is still never answered 304."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("pg_terminate_backend is PostgreSQL's")
+        assert not transactions._listened(db.engine)  # the cursor's own path, which this test is about
+    movie = api("POST", "/movies", json={"title": "Killed", "release_date": "2001-01-01"}).get_json()["movie"]
+    record_tag = api("GET", f"/movies/{movie['id']}").headers["ETag"]
+    list_tag = api("GET", "/movies").headers["ETag"]
+    for path, tag in ((f"/movies/{movie['id']}", record_tag), ("/movies", list_tag)):
+        with app.app_context():
+            _kill_pooled_connections(db.engine)
+        monkeypatch.setattr(transactions, "_suspect_until", 0.0)  # no ping at checkout: the read meets the dead one
+        caplog.clear()
+        with caplog.at_level("INFO", logger="casting.web.transactions"):
+            response = api("GET", path, headers={"If-None-Match": tag})
+        assert response.status_code == 304 and response.headers["ETag"] == tag, path
+        assert "a read's connection broke, reading again" in caplog.text, path  # it met the killed one
+        with app.app_context():
+            assert db.engine.pool.checkedout() == 0
+    with app.app_context():
+        db.session.execute(text("UPDATE movies SET title = 'Changed in SQL' WHERE id = :id"), {"id": movie["id"]})
+        db.session.commit()
+    fresh = api("GET", f"/movies/{movie['id']}", headers={"If-None-Match": record_tag})
+    assert fresh.status_code == 200 and fresh.get_json()["movie"]["title"] == "Changed in SQL"
+    assert api("GET", "/movies", headers={"If-None-Match": list_tag}).status_code == 200
+
+
+def test_fetch_row_raises_what_sqlalchemy_would_and_keeps_a_sound_connection(app):
+    """A statement's error on the cursor's own path is SQLAlchemy's DBAPIError (what safe_read and the error
+    handlers understand), not a broken connection; the connection stays usable and goes back to the pool."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the cursor's own path is PostgreSQL's")
+        before = db.engine.pool.checkedout()
+    with app.test_request_context("/movies"):
+        with pytest.raises(DBAPIError) as raised:
+            transactions.fetch_row("SELECT no_such_column FROM movies", None, None)
+        assert not raised.value.connection_invalidated and raised.value.orig.pgcode == "42703"
+        assert transactions.fetch_row("SELECT %(a)s + 1", {"a": 41}, None) == (42,)  # autocommit: no aborted block
+        assert transactions.reader().exec_driver_sql("SELECT 7").scalar() == 7  # the same pooled connection
+        transactions.close_reader()
+        assert db.engine.pool.checkedout() == before
+
+
+def test_fetch_row_goes_through_sqlalchemy_while_statements_are_listened_to(app, count_statements):
+    """The bench's and the tests' statement counters (and any tracing) see the statements of the cursor's own
+    path: while anything listens, they run through SQLAlchemy."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the cursor's own path is PostgreSQL's")
+    with app.test_request_context("/movies"), count_statements() as counted:
+        assert transactions.fetch_row("SELECT 1", None, None) == (1,)
+        transactions.close_reader()
+        assert counted() == 1
+
+
+def _prepared_on_pooled_connections(engine) -> list[list[str]]:
+    """The names of the statements prepared on each connection the pool holds idle."""
+    pooled = [engine.connect() for _ in range(engine.pool.checkedin())]
+    try:
+        return [sorted(c.exec_driver_sql("SELECT name FROM pg_prepared_statements").scalars()) for c in pooled]
+    finally:
+        for connection in pooled:
+            connection.commit()
+            connection.close()
+
+
+def test_a_304_prepares_its_statement_once_per_connection_and_survives_its_loss(app, api):
+    """A 304's read is prepared once per pooled connection (PREPARE, then EXECUTE by name); a connection whose
+    prepared statements were dropped (DEALLOCATE ALL) answers the same 304, exactly, and prepares it again."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("prepared statements on the cursor's own path are PostgreSQL's")
+    movie = api("POST", "/movies", json={"title": "Prepared", "release_date": "2001-01-01"}).get_json()["movie"]
+    tag = api("GET", f"/movies/{movie['id']}").headers["ETag"]
+    list_tag = api("GET", "/movies").headers["ETag"]
+    assert api("GET", f"/movies/{movie['id']}", headers={"If-None-Match": tag}).status_code == 304
+    assert api("GET", "/movies", headers={"If-None-Match": list_tag}).status_code == 304
+    with app.app_context():
+        prepared = _prepared_on_pooled_connections(db.engine)
+        assert {name for names in prepared for name in names} == {"casting_catalogue_version", "casting_movie_etag"}
+        pooled = [db.engine.connect() for _ in range(db.engine.pool.checkedin())]
+        for connection in pooled:
+            connection.exec_driver_sql("DEALLOCATE ALL")
+            connection.commit()
+            connection.close()
+    for _ in range(2):  # the first finds it gone and reads without it, the second prepares it again
+        assert api("GET", f"/movies/{movie['id']}", headers={"If-None-Match": tag}).status_code == 304
+        assert api("GET", "/movies", headers={"If-None-Match": list_tag}).status_code == 304
+    with app.app_context():
+        prepared = _prepared_on_pooled_connections(db.engine)
+        assert {name for names in prepared for name in names} == {"casting_catalogue_version", "casting_movie_etag"}
+    api("PATCH", f"/movies/{movie['id']}", json={"title": "Prepared, changed"})
+    assert api("GET", f"/movies/{movie['id']}", headers={"If-None-Match": tag}).status_code == 200
+    assert api("GET", "/movies", headers={"If-None-Match": list_tag}).status_code == 200
+
+
+def test_through_a_pooler_in_transaction_mode_nothing_is_prepared(make_app, _schema, producer):
+    """With DATABASE_POOLED the next statement may reach another server connection: no PREPARE is ever sent."""
+    pooled_app = make_app(DATABASE_POOLED=True)
+    with pooled_app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("prepared statements on the cursor's own path are PostgreSQL's")
+    client = pooled_app.test_client()
+    created = client.post("/movies", json={"title": "Unprepared", "release_date": "2001-01-01"}, headers=producer)
+    movie = created.get_json()["movie"]
+    tag = client.get(f"/movies/{movie['id']}", headers=producer).headers["ETag"]
+    assert client.get(f"/movies/{movie['id']}", headers={**producer, "If-None-Match": tag}).status_code == 304
+    with pooled_app.app_context():
+        assert all(names == [] for names in _prepared_on_pooled_connections(db.engine))
+        db.engine.dispose()
 
 
 # --- a connection cut at COMMIT, for real (issue 21) --------------------------------------------------------------
