@@ -13,6 +13,8 @@ import urllib.request
 
 
 def main(url: str, pid: int, seconds: float) -> str | None:
+    if not url.startswith("http://127.0.0.1:"):
+        return f"{url}: only a server of this machine (http://127.0.0.1:PORT/...) is waited for"
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -20,7 +22,7 @@ def main(url: str, pid: int, seconds: float) -> str | None:
         except OSError:
             return "the server exited"
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (http://127.0.0.1 only)
                 if response.status == 200:
                     return None
         except OSError:
