@@ -36,3 +36,11 @@ accesslog = None
 control_socket_disable = True
 errorlog = "-"
 loglevel = setting("LOG_LEVEL")
+
+
+def post_worker_init(worker):
+    """Each worker pays its first-request costs (statements built, the key set fetched, Redis reached) before it
+    takes a request, bounded in time and never failing its start (casting/api/warmup.py)."""
+    from casting.api.warmup import warm
+
+    warm(worker.wsgi)

@@ -74,29 +74,7 @@ server_log="$workdir/gunicorn.log"
 PORT=$PORT .venv/bin/gunicorn --config gunicorn.conf.py 'app:create_app()' >"$server_log" 2>&1 &
 server_pid=$!
 # Up to 20 s for /health to answer 200; gives up at once if gunicorn exits.
-if ! "$python" - "$BASE_URL/health" "$server_pid" <<'PY'
-import os
-import sys
-import time
-import urllib.request
-
-url, pid = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 20
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit("gunicorn exited")
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            if response.status == 200:
-                sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.25)
-sys.exit("no answer within 20 s")
-PY
-then
+if ! "$python" scripts/wait_for.py "$BASE_URL/health" "$server_pid" 20; then
   echo "the server did not come up at $BASE_URL; its log:" >&2
   tail -n 50 "$server_log" >&2
   exit 1

@@ -69,29 +69,7 @@ step "the app on http://127.0.0.1:$port"
 "${flask[@]}" run --host 127.0.0.1 --port "$port" >"$workdir/server.log" 2>&1 &
 server_pid=$!
 # Up to 30 s for /health to answer 200; gives up at once if the server exits.
-if ! "$python" - "http://127.0.0.1:$port/health" "$server_pid" <<'PY'
-import os
-import sys
-import time
-import urllib.request
-
-url, pid = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 30
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit("the server exited")
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            if response.status == 200:
-                sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.25)
-sys.exit("no answer within 30 s")
-PY
-then
+if ! "$python" scripts/wait_for.py "http://127.0.0.1:$port/health" "$server_pid" 30; then
   echo "the server did not come up; its log:" >&2
   tail -n 30 "$workdir/server.log" >&2
   exit 1

@@ -128,6 +128,13 @@ class JwksCache:
                 raise invalid("token signed with an unknown key")
             return self._keys[kid]
 
+    def prefetch(self) -> bool:
+        """Fetch the key set now if none was fetched yet (a worker's warm-up); whether keys are at hand."""
+        with self._lock:
+            if self._keys is None:
+                self._refresh_if_allowed()
+            return self._keys is not None
+
     def _may_fetch(self) -> bool:
         return self._next_fetch_at is None or self._clock() >= self._next_fetch_at
 

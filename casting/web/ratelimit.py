@@ -186,6 +186,17 @@ class Limiter:
             return False, 0, lease.reset
         return True, free + lease.left, lease.reset
 
+    def warm(self) -> None:
+        """Open the shared storage's connection and load its script now, not on a client's first request
+        (a worker's warm-up). Raises when the storage cannot be reached."""
+        if not self.enabled:
+            return
+        if isinstance(self.storage, RedisStorage):
+            client = self.storage.get_connection()
+            client.ping()
+            if isinstance(self.storage, OneTripRedisStorage):
+                client.script_load(self.storage.SCRIPT_INCR_EXPIRE_TTL)
+
     def _storage_failed(self, exc: Exception) -> None:
         with self._lock:
             if self._down_until == 0.0:
