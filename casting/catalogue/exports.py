@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from flask import g, has_request_context
-from sqlalchemy import Connection, Select, String, Text, and_, case, func, literal, select
+from sqlalchemy import Connection, Select, String, Text, and_, case, func, literal, literal_column, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql.psycopg2 import dialect as postgresql_dialect
 from sqlalchemy.engine import Result
@@ -28,7 +28,7 @@ from sqlalchemy.sql import ColumnElement
 
 from casting.catalogue import version
 from casting.catalogue.filters import ACTORS, MOVIES, like, order
-from casting.catalogue.tabular import CSV, NDJSON, Writer
+from casting.catalogue.tabular import CSV, NDJSON, TRIGGERS, Writer
 from casting.config import setting
 from casting.web import followers
 from models import Actor, Movie, db, movie_actors
@@ -134,14 +134,19 @@ class Snapshot:
 
 CHUNK = 64 * 1024  # the COPY's rows are handed to the answer in chunks of about this many bytes
 # A text cell that a spreadsheet would run as a formula, or quotes before one: tabular.neutralised, in SQL.
-_FORMULA = "^'*[-=+@\t\r]"
+# The first character's code decides for nearly every cell (a regular expression on every cell would cost
+# PostgreSQL about as much again as the rest of the COPY); only a cell that starts with a quote is matched.
+_TRIGGER_CODES = literal_column("(" + ", ".join(str(ord(trigger)) for trigger in TRIGGERS) + ")")
+_QUOTED_FORMULA = "^'+[-=+@\t\r]"
 # NDJSON through COPY's CSV format: one column, the JSON line, which never holds a raw control character
 # (JSON escapes them), so neither of these two bytes, and PostgreSQL never quotes it.
 _NDJSON_OPTIONS = "FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01'"
 
 
 def _neutralised(column):
-    return case((column.op("~")(literal(_FORMULA, String)), literal("'", String).concat(column)), else_=column)
+    first, quoted = func.ascii(column), literal("'", String).concat(column)
+    return case((first.op("IN")(_TRIGGER_CODES), quoted), (first != ord("'"), column),
+                (column.op("~")(literal(_QUOTED_FORMULA, String)), quoted), else_=column)
 
 
 def _json_line(columns: tuple[str, ...], cells) -> ColumnElement:
