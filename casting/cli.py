@@ -256,12 +256,16 @@ def register_files(app: Flask) -> None:
         """Export every movie, actor or casting as a CSV or NDJSON file, from one snapshot of the catalogue."""
         media = FORMATS[format_]
         name = output or f"{kind}-{dt.datetime.now(dt.UTC).date().isoformat()}.{EXTENSIONS[media]}"
-        snapshot = exports.Snapshot(kind, EXPORT_QUERIES[kind].model_validate({}), count=True, unbounded=True)
+        params, columns = EXPORT_QUERIES[kind].model_validate({}), LAYOUTS[kind].columns
+        # PostgreSQL writes the file itself (COPY), as for GET /.../export; SQLite's rows are encoded here.
+        snapshot = (exports.Copied(kind, params, columns, media, count=True, unbounded=True)
+                    if db.engine.dialect.name == "postgresql" else
+                    exports.Snapshot(kind, params, count=True, unbounded=True))
         out = sys.stdout.buffer if name == "-" else open(name, "wb")  # noqa: SIM115 (closed below)
         try:
             with click.progressbar(length=snapshot.total, label=f"{kind}: exporting", file=sys.stderr,
                                    show_pos=True) as bar:
-                for chunk in snapshot.chunks(tabular.Writer(LAYOUTS[kind].columns, media), progress=bar.update):
+                for chunk in snapshot.chunks(tabular.Writer(columns, media), progress=bar.update):
                     out.write(chunk)
         finally:
             snapshot.close()

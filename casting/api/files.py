@@ -51,7 +51,11 @@ def export(kind: str, params) -> Response:
             response = conditional.not_modified(etag)
             followers.answered(response, now)
             return response
-    snapshot = exports.Snapshot(kind, params)
+    columns = LAYOUTS[kind].columns
+    # PostgreSQL writes the file itself (COPY, exports.Copied), at several times the speed of encoding each row
+    # here; SQLite's rows are encoded here. A HEAD needs only the version: no COPY is started for it.
+    copied = db.engine.dialect.name == "postgresql" and request.method != "HEAD"
+    snapshot = exports.Copied(kind, params, columns, media) if copied else exports.Snapshot(kind, params)
     name = f"{kind}-{dt.datetime.now(dt.UTC).date().isoformat()}.{EXTENSIONS[media]}"
     # no-cache, as the public catalogue's JSON (PUBLIC_READS): a cache must revalidate, which the ETag makes cheap;
     # an answer to a request with a token says no-store instead (casting/web/middleware.py).
@@ -61,7 +65,7 @@ def export(kind: str, params) -> Response:
     if request.method == "HEAD":
         snapshot.close()
         return Response(headers=headers, content_type=CONTENT_TYPES[media])
-    chunks = snapshot.chunks(Writer(LAYOUTS[kind].columns, media))
+    chunks = snapshot.chunks(Writer(columns, media))
     response = Response(_logged(chunks, request.path, g.request_id), headers=headers,
                         content_type=CONTENT_TYPES[media], direct_passthrough=True)
     # The server closes every answer, also one whose client left before its first byte (the stream never began,

@@ -8,13 +8,14 @@ import sqlite3
 import threading
 import tracemalloc
 
+import psycopg2.errors
 import pytest
 import requests
-from sqlalchemy import text
+from sqlalchemy import Text, cast, func, literal_column, text
 from werkzeug.serving import make_server
 
 from casting.catalogue import exports, tabular, version
-from models import db
+from models import Movie, db
 from tests.utils.records import new_movie
 
 
@@ -145,8 +146,22 @@ def test_postgresql_exports_through_a_server_side_cursor_in_a_read_only_snapshot
 
 
 @pytest.fixture
-def failing_after_first_batch(monkeypatch):
-    """The export's writer fails on its second batch of rows, as a database gone mid-stream would."""
+def failing_after_first_batch(app, monkeypatch):
+    """The export fails after its answer began. PostgreSQL: the COPY itself fails at the last row (a division
+    by zero in the title's cell: a real database error, after the rows before it were sent; random() makes the
+    cell volatile, which PostgreSQL computes after the sort, row by row in the file's order); SQLite: the
+    writer fails on its second batch, as a database gone mid-stream would. The exception the answer raises."""
+    if dialect(app) == "postgresql":
+        build = exports.statement
+
+        def failing_statement(kind, params):
+            query, values = build(kind, params)
+            poison = func.substr(cast(literal_column("1") / (Movie.id - (2 * exports.BATCH + 1)) + func.random(),
+                                      Text), 1, 0)
+            return query.with_only_columns(Movie.id, func.concat(Movie.title, poison), Movie.release_date), values
+
+        monkeypatch.setattr(exports, "statement", failing_statement)
+        return psycopg2.errors.DivisionByZero
     rows = tabular.Writer.rows
     calls = []
 
@@ -157,7 +172,7 @@ def failing_after_first_batch(monkeypatch):
         return rows(self, batch)
 
     monkeypatch.setattr(tabular.Writer, "rows", failing)
-    return calls
+    return RuntimeError
 
 
 def test_a_failure_mid_stream_never_ends_the_file_with_its_end_line(app, api, client, producer,
@@ -166,7 +181,7 @@ def test_a_failure_mid_stream_never_ends_the_file_with_its_end_line(app, api, cl
     received = []
     with client.get("/movies/export", headers=producer) as response:
         assert response.status_code == 200  # the answer had begun
-        with pytest.raises(RuntimeError):
+        with pytest.raises(failing_after_first_batch):
             for chunk in response.response:
                 received.append(chunk)
     body = b"".join(received).decode()
@@ -208,7 +223,9 @@ def test_over_http_a_failure_mid_stream_is_a_cut_chunked_answer(app, live_server
             for chunk in response.iter_content(chunk_size=None):
                 received.append(chunk)
     lines = b"".join(received).decode().splitlines()
-    assert len(lines) == exports.BATCH and '"end"' not in lines[-1]
+    # The rows sent before the failure: SQLite's first batch; on PostgreSQL every row before the failing one.
+    assert len(lines) == (2 * exports.BATCH if dialect(app) == "postgresql" else exports.BATCH)
+    assert '"end"' not in lines[-1] and lines[-1].startswith('{"id":')
 
 
 def test_a_whole_answer_over_http_ends_with_its_end_line(app, live_server, producer):

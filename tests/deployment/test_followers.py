@@ -197,6 +197,33 @@ def test_a_writer_reads_its_own_writes_on_either_instance_while_the_follower_lag
             read_by(one, path, reader)))
 
 
+def test_exports_read_where_the_lists_do_and_their_copy_runs_on_the_follower(replicated, settings, fleet,
+                                                                            local_issuer):
+    """An export is a COPY in a REPEATABLE READ, READ ONLY transaction, which a hot standby runs: a reader's export
+    is answered by the follower (while its replay is paused, the catalogue from before), whole, with its end line;
+    a writer's, after its write, by the primary, with the write."""
+    primary, follower = replicated
+    server = fleet.gunicorn("exports", **settings)
+    producer = local_issuer.mint("executive-producer", sub=f"setup|{uuid.uuid4().hex}")
+    reader = local_issuer.mint("casting-assistant", sub=f"reader|{uuid.uuid4().hex}")
+    create_actor(server, producer, "Exported before")
+    caught_up(primary, follower)
+    wait_for("the reader's export answered by the follower",
+             lambda: read_by(server, "/actors/export", reader)[1] == "follower-1")
+    with replay_paused(follower):
+        writer = local_issuer.mint("executive-producer", sub=f"writer|{uuid.uuid4().hex}")
+        create_actor(server, writer, "Exported during")
+        answer, source = read_by(server, "/actors/export", reader)
+        lines = answer.text.splitlines()
+        assert (answer.status_code, source) == (200, "follower-1")
+        assert any(",Exported before," in line for line in lines) and "Exported during" not in answer.text
+        assert lines[-1] == f"#end,{len(lines) - 2},,"
+        answer, source = read_by(server, "/actors/export?format=ndjson", writer)
+        lines = answer.text.splitlines()
+        assert (answer.status_code, source) == (200, "primary") and '"name":"Exported during"' in answer.text
+        assert lines[-1] == f'{{"end":true,"rows":{len(lines) - 1}}}'
+
+
 def test_a_follower_further_behind_than_the_limit_leaves_the_rotation_and_comes_back(
         replicated, settings, fleet, local_issuer):
     """FOLLOWER_MAX_LAG_SECONDS=1: with replay paused after a write, the follower falls more than a second behind,

@@ -18,14 +18,18 @@ PostgreSQL and pgbouncer are required: missing, these tests skip, except under C
 from __future__ import annotations
 
 import random
+import socket
+import struct
 import threading
 import time
 import uuid
 from collections import Counter
 
+import psycopg2
 import pytest
 import requests
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from tests.deployment.test_concurrency import (  # noqa: F401 - collected here too, through the pooler
     call,
@@ -199,3 +203,63 @@ def test_a_mixed_write_load_through_the_pooler_answers_honestly_and_stores_each_
     assert renames == len(renamed), f"{renames} renames in the history, {len(renamed)} acknowledged"
     assert castings == cast_new
     assert cast_entries == len(cast_new), f"{cast_entries} castings in the history, {len(cast_new)} made"
+
+
+def libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def copies_running(url: str) -> list[tuple]:
+    """The database's statements still running (or left open) after a COPY of an export."""
+    connection = psycopg2.connect(libpq(url))
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid, state FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND query LIKE 'COPY (SELECT%%' AND state <> 'idle'")
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def test_exports_through_the_pooler_are_whole_and_a_client_that_leaves_gives_its_server_connection_back(
+        database, fleet, local_pem, local_issuer):
+    """An export is one COPY in one transaction: through the pooler it holds one server connection while it
+    streams. A whole export ends with its end line; a client that leaves mid-export (300,000 movies, far more
+    than the sockets hold) has its COPY cancelled through the pooler and its server connection back, ten times
+    over on a pool of POOL_SIZE; then the same server exports, lists and writes as before."""
+    rows = 300_000
+    setup = psycopg2.connect(libpq(database))
+    try:
+        with setup, setup.cursor() as cursor:  # one transaction: one server connection, SET LOCAL stays in it
+            cursor.execute("SET LOCAL statement_timeout = 0")
+            cursor.execute("INSERT INTO movies (title, release_date) SELECT 'Pooled ' || n, "
+                           "DATE '2000-01-01' + n %% 9000 FROM generate_series(1, %s) AS n", (rows,))
+    finally:
+        setup.close()
+    server = fleet.gunicorn("pooled-export", DATABASE_URL=database, LOCAL_ISSUER_PRIVATE_KEY=local_pem,
+                            RATE_LIMIT_DISABLED="true", WEB_CONCURRENCY="1", GUNICORN_THREADS="4")
+    token = local_issuer.mint("executive-producer", sub=f"pooled|{uuid.uuid4().hex}")
+    headers = {"Authorization": f"Bearer {token}"}
+    with requests.get(server.url + "/movies/export", headers=headers, timeout=60) as whole:
+        assert whole.status_code == 200 and whole.content.endswith(f"#end,{rows},\r\n".encode())
+        assert whole.content.count(b"\r\n") == rows + 2
+    host, port = server.url.removeprefix("http://").split(":")
+    for _ in range(10):
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            sock.sendall(f"GET /movies/export?format=ndjson HTTP/1.1\r\nHost: {host}\r\n"
+                         f"Authorization: Bearer {token}\r\n\r\n".encode())
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            assert [state for _, state in copies_running(database)] == ["active"]  # waiting for the client
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # closed with a reset
+        deadline = time.monotonic() + 20
+        while copies_running(database) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert copies_running(database) == []
+    with requests.get(server.url + "/movies/export?format=ndjson", headers=headers, timeout=60) as again:
+        assert again.content.endswith(f'{{"end":true,"rows":{rows}}}\n'.encode())
+    assert requests.get(server.url + "/movies?per_page=1", headers=headers, timeout=10).json()["total"] == rows
+    created = requests.post(server.url + "/movies", headers=headers, timeout=10,
+                            json={"title": "After the exports", "release_date": "2021-01-01"})
+    assert created.status_code == 201, created.text
