@@ -71,11 +71,15 @@ def _begin(unbounded: bool = False) -> Connection:
         engine = follower or engine
     connection = engine.connect()
     try:
-        if connection.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         connection.begin()
-        if unbounded and connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        if connection.dialect.name == "postgresql":
+            # The transaction's own characteristics, as its first statement: not the connection's (SQLAlchemy's
+            # isolation_level and postgresql_readonly options), which the pool "restores" by setting them
+            # explicitly, so that the connection's next transaction began READ WRITE: refused by a hot standby,
+            # which took the follower out of rotation after each export it served.
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            if unbounded:
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
     except BaseException:
         connection.close()
         raise

@@ -127,6 +127,32 @@ def test_the_copy_runs_in_the_exports_read_only_snapshot(postgresql, monkeypatch
     assert seen == [("repeatable read", "on", "25s", "ISO, MDY")]
 
 
+def test_an_export_leaves_its_connection_as_the_pool_lent_it(postgresql, api):
+    """The snapshot's characteristics are its transaction's, not the connection's: a connection given back after an
+    export begins its next transaction as any other (a connection "restored" to READ WRITE began each transaction
+    with BEGIN ... READ WRITE, which a hot standby refuses: a follower left the rotation after each export)."""
+    add_movies(postgresql, 3)
+    for path in ("/movies/export", "/actors/export?format=ndjson", "/castings/export"):
+        assert api("GET", path).status_code == 200
+    with postgresql.app_context():
+        copied_file("movies", MovieExportQuery.model_validate({}), CSV)
+        python_file("movies", MovieExportQuery.model_validate({}), CSV)
+        engine = db.engine
+        held = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
+        try:
+            assert held
+            for connection in held:
+                assert (connection.driver_connection.readonly, connection.driver_connection.isolation_level) == (
+                    None, None)
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT current_setting('transaction_read_only')")
+                    assert cursor.fetchone() == ("off",)
+                connection.rollback()
+        finally:
+            for connection in held:
+                connection.close()
+
+
 def test_an_empty_export_is_its_header_and_end_line(postgresql):
     with postgresql.app_context():
         assert copied_file("castings", CastingExportQuery.model_validate({}), CSV) == (
