@@ -39,38 +39,64 @@ def _fields(side: Side, alias: str) -> str:
     return ", ".join(parts)
 
 
-# A movie as history.snapshot keeps it: its fields, its actors' ids, and its cast as shown (by billing, unbilled
-# last, then by actor id; a summary shows only the character and billing that are set).
-MOVIE_SNAPSHOT = f"""json_build_object({_fields(MOVIE, "m")},
-    'actor_ids', coalesce((SELECT json_agg(ma.actor_id ORDER BY ma.actor_id) FROM movie_actors ma
-                           WHERE ma.movie_id = m.id), '[]'::json),
-    'actors', coalesce((SELECT json_agg(json_strip_nulls(json_build_object('id', a.id, 'name', a.name,
-                                          'character', ma.character, 'billing', ma.billing))
-                                        ORDER BY ma.billing NULLS LAST, ma.actor_id)
-                        FROM movie_actors ma JOIN actors a ON a.id = ma.actor_id WHERE ma.movie_id = m.id), '[]'::json))"""
+def _summary(id_: str, label: str, label_value: str, character: str, billing: str) -> str:
+    """A summary of the other side as a record shows it: its id and label, then only the character and billing that
+    are set (json_strip_nulls would do it by parsing every summary again)."""
+    head = f"'id', {id_}, '{label}', {label_value}"
+    return (f"CASE WHEN {character} IS NULL AND {billing} IS NULL THEN json_build_object({head}) "
+            f"WHEN {billing} IS NULL THEN json_build_object({head}, 'character', {character}) "
+            f"WHEN {character} IS NULL THEN json_build_object({head}, 'billing', {billing}) "
+            f"ELSE json_build_object({head}, 'character', {character}, 'billing', {billing}) END")
 
 
-def _actor_state(pending: str) -> str:
-    """A lateral subquery: the movies of actor `a` (ids, and summaries by movie id) once the import has changed the
-    castings of the movies before entry `c`'s (`pending` says which of the import's changes are not made yet:
-    those on movies after c's, and for `before` c's own too). A pending new casting is not there yet; a pending
-    changed one still has the role it had (was_character, was_billing)."""
-    return f"""LATERAL (
-        SELECT json_agg(s.id ORDER BY s.id) AS ids,
-               json_agg(json_strip_nulls(json_build_object('id', s.id, 'title', s.title, 'character', s.character,
-                                                           'billing', s.billing)) ORDER BY s.id) AS shown
-        FROM (SELECT ma.movie_id AS id, mv.title,
-                     CASE WHEN x.movie_id {pending} c.movie_id THEN x.was_character ELSE ma.character END AS character,
-                     CASE WHEN x.movie_id {pending} c.movie_id THEN x.was_billing ELSE ma.billing END AS billing
-              FROM movie_actors ma JOIN movies mv ON mv.id = ma.movie_id
-              LEFT JOIN {CHANGES} x ON x.movie_id = ma.movie_id AND x.actor_id = ma.actor_id
-              WHERE ma.actor_id = a.id
-                AND NOT coalesce(x.movie_id {pending} c.movie_id AND NOT x.was_cast, false)) s)"""
+# The casts of the movies the import changes, as history.snapshot keeps them: their actors' ids, and the cast as
+# shown (by billing, unbilled last, then by actor id; a summary shows only the character and billing that are set).
+MOVIE_CASTS = f"""SELECT ma.movie_id, json_agg(ma.actor_id ORDER BY ma.actor_id) AS ids,
+           json_agg({_summary("a.id", "name", "a.name", "ma.character", "ma.billing")}
+                    ORDER BY ma.billing NULLS LAST, ma.actor_id) AS shown
+    FROM movie_actors ma JOIN actors a ON a.id = ma.actor_id
+    WHERE ma.movie_id IN (SELECT movie_id FROM {CHANGES})
+    GROUP BY ma.movie_id"""
+
+# Those movies as snapshots (a movie has at least the casting the import gives it: no empty cast here).
+MOVIE_SNAPSHOTS = f"""SELECT m.id, json_build_object({_fields(MOVIE, "m")}, 'actor_ids', casts.ids,
+                                         'actors', casts.shown) AS kept
+    FROM ({MOVIE_CASTS}) casts JOIN movies m ON m.id = casts.movie_id"""
+
+# Each change on an actor is a step; the actor's movies before and after it, in one pass over its castings:
+# a casting the import makes or changes on a movie after the step's (and, before it, on the step's own movie too)
+# is pending: a new one is not there yet, a changed one still has the role it had.
+ACTOR_STEPS = f"""
+WITH castings AS (
+    SELECT ma.actor_id, ma.movie_id, mv.title, ma.character, ma.billing, x.movie_id IS NOT NULL AS imported,
+           coalesce(x.was_cast, true) AS was_cast, x.was_character, x.was_billing
+    FROM movie_actors ma JOIN movies mv ON mv.id = ma.movie_id
+    LEFT JOIN {CHANGES} x ON x.movie_id = ma.movie_id AND x.actor_id = ma.actor_id
+    WHERE ma.actor_id IN (SELECT actor_id FROM {CHANGES})
+), seen AS (
+    SELECT c.movie_id AS step, c.actor_id, c.was_cast AS step_was_cast, s.movie_id AS id, s.title, s.was_cast,
+           s.character, s.billing, s.was_character, s.was_billing,
+           s.imported AND s.movie_id >= c.movie_id AS pending_before,
+           s.imported AND s.movie_id > c.movie_id AS pending_after
+    FROM {CHANGES} c JOIN castings s ON s.actor_id = c.actor_id
+)
+SELECT step, actor_id, step_was_cast,
+       {{before}},
+       {{after}}
+FROM seen GROUP BY step, actor_id, step_was_cast"""
 
 
-def _actor_snapshot(state: str) -> str:
-    return (f"json_build_object({_fields(ACTOR, 'a')}, 'movie_ids', coalesce({state}.ids, '[]'::json), "
-            f"'movies', coalesce({state}.shown, '[]'::json))")
+def _movies(when: str) -> str:
+    """The actor's movies' ids and summaries (by movie id) at the step, `when` (before or after) it."""
+    there = f"FILTER (WHERE NOT (pending_{when} AND NOT was_cast))"
+    role = [f"CASE WHEN pending_{when} THEN was_{name} ELSE {name} END" for name in ("character", "billing")]
+    return (f"json_agg(id ORDER BY id) {there} AS {when}_ids, "
+            f"json_agg({_summary('id', 'title', 'title', *role)} ORDER BY id) {there} AS {when}_shown")
+
+
+def _actor_snapshot(when: str) -> str:
+    return (f"json_build_object({_fields(ACTOR, 'a')}, 'movie_ids', coalesce(st.{when}_ids, '[]'::json), "
+            f"'movies', coalesce(st.{when}_shown, '[]'::json))")
 
 
 ENTRIES = f"""
@@ -78,16 +104,16 @@ INSERT INTO history (at, subject, editor_name, editor_email, request_id, action,
                      after, other)
 SELECT :at, :subject, :editor_name, :editor_email, :request_id, action, record_type, record_id, before, after, other
 FROM (
-    SELECT m.id AS movie_id, 0 AS kind, 0 AS rank, 'updated' AS action, 'movie' AS record_type, m.id AS record_id,
-           mb.kept AS before, {MOVIE_SNAPSHOT} AS after, NULL::json AS other
-    FROM {MOVIES_BEFORE} mb JOIN movies m ON m.id = mb.id
+    SELECT now.id AS movie_id, 0 AS kind, 0 AS rank, 'updated' AS action, 'movie' AS record_type,
+           now.id AS record_id, was.kept AS before, now.kept AS after, NULL::json AS other
+    FROM ({MOVIE_SNAPSHOTS}) now JOIN {MOVIES_BEFORE} was ON was.id = now.id
     UNION ALL
-    SELECT c.movie_id, 1, CASE WHEN c.was_cast THEN 2 ELSE 0 END, CASE WHEN c.was_cast THEN 'updated' ELSE 'cast' END,
-           'actor', c.actor_id, {_actor_snapshot("before_c")}, {_actor_snapshot("after_c")},
+    SELECT st.step, 1, CASE WHEN st.step_was_cast THEN 2 ELSE 0 END,
+           CASE WHEN st.step_was_cast THEN 'updated' ELSE 'cast' END, 'actor', st.actor_id,
+           {_actor_snapshot("before")}, {_actor_snapshot("after")},
            json_build_object('type', 'movie', 'id', mv.id, 'title', mv.title)
-    FROM {CHANGES} c JOIN actors a ON a.id = c.actor_id JOIN movies mv ON mv.id = c.movie_id,
-         {_actor_state(">=")} before_c,
-         {_actor_state(">")} after_c
+    FROM ({ACTOR_STEPS.format(before=_movies("before"), after=_movies("after"))}) st
+    JOIN actors a ON a.id = st.actor_id JOIN movies mv ON mv.id = st.step
 ) entries
 ORDER BY movie_id, kind, rank, record_id
 """
@@ -125,10 +151,17 @@ def _copy(changes: dict[int, dict[int, Role]], now: dict[int, dict[int, Role]]) 
 def write(changes: dict[int, dict[int, Role]], now: dict[int, dict[int, Role]]) -> None:
     """The castings of `changes` (movie: {actor: new role}) written over those of `now` (the casts as read, under
     the locks the import holds), with their entries."""
+    # Statements over every row of the file: sorts and hashes in memory, and no JIT (compiling them took longer
+    # than it saved), for this transaction only.
+    db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+    db.session.execute(text("SET LOCAL jit = off"))
     replaces = _copy(changes, now)
+    # (Movies without a casting before the import keep an empty cast: the LEFT JOIN of `before`.)
     db.session.execute(text(f"CREATE TEMPORARY TABLE {MOVIES_BEFORE} ON COMMIT DROP AS "
-                            f"SELECT m.id, {MOVIE_SNAPSHOT} AS kept FROM movies m "
-                            f"WHERE m.id IN (SELECT movie_id FROM {CHANGES})"))
+                            f"SELECT w.movie_id AS id, json_build_object({_fields(MOVIE, 'm')}, "
+                            "'actor_ids', coalesce(casts.ids, '[]'::json), 'actors', coalesce(casts.shown, '[]'::json))"
+                            f" AS kept FROM (SELECT DISTINCT movie_id FROM {CHANGES}) w JOIN movies m ON m.id = w.movie_id"
+                            f" LEFT JOIN ({MOVIE_CASTS}) casts ON casts.movie_id = w.movie_id"))
     if replaces:  # deleted and inserted again, so that billings can trade places within a movie
         db.session.execute(text(f"DELETE FROM movie_actors ma USING {CHANGES} x WHERE x.was_cast "
                                 "AND ma.movie_id = x.movie_id AND ma.actor_id = x.actor_id"))
