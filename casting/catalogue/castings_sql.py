@@ -119,6 +119,14 @@ ORDER BY movie_id, kind, rank, record_id
 """
 
 
+# The movies the import casts, as they are before it (a movie with no casting yet has an empty cast).
+KEEP_MOVIES_BEFORE = f"""CREATE TEMPORARY TABLE {MOVIES_BEFORE} ON COMMIT DROP AS
+    SELECT w.movie_id AS id, json_build_object({_fields(MOVIE, 'm')}, 'actor_ids', coalesce(casts.ids, '[]'::json),
+                                               'actors', coalesce(casts.shown, '[]'::json)) AS kept
+    FROM (SELECT DISTINCT movie_id FROM {CHANGES}) w JOIN movies m ON m.id = w.movie_id
+    LEFT JOIN ({MOVIE_CASTS}) casts ON casts.movie_id = w.movie_id"""
+
+
 def _copy(changes: dict[int, dict[int, Role]], now: dict[int, dict[int, Role]]) -> bool:
     """The changes into a temporary table, with COPY; whether any of them replaces a casting that exists."""
     db.session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{CHANGES}, pg_temp.{MOVIES_BEFORE}"))
@@ -140,8 +148,8 @@ def _copy(changes: dict[int, dict[int, Role]], now: dict[int, dict[int, Role]]) 
     buffer.seek(0)
     cursor = db.session.connection().connection.driver_connection.cursor()
     try:
-        cursor.copy_expert(f"COPY {CHANGES} FROM STDIN WITH (FORMAT csv, FORCE_NULL (character, billing, was_character, "
-                            "was_billing))", buffer)
+        cursor.copy_expert(f"COPY {CHANGES} FROM STDIN WITH (FORMAT csv, "
+                           "FORCE_NULL (character, billing, was_character, was_billing))", buffer)
     finally:
         cursor.close()
     db.session.execute(text(f"ANALYZE {CHANGES}"))
@@ -156,15 +164,10 @@ def write(changes: dict[int, dict[int, Role]], now: dict[int, dict[int, Role]]) 
     db.session.execute(text("SET LOCAL work_mem = '64MB'"))
     db.session.execute(text("SET LOCAL jit = off"))
     replaces = _copy(changes, now)
-    # (Movies without a casting before the import keep an empty cast: the LEFT JOIN of `before`.)
-    db.session.execute(text(f"CREATE TEMPORARY TABLE {MOVIES_BEFORE} ON COMMIT DROP AS "
-                            f"SELECT w.movie_id AS id, json_build_object({_fields(MOVIE, 'm')}, "
-                            "'actor_ids', coalesce(casts.ids, '[]'::json), 'actors', coalesce(casts.shown, '[]'::json))"
-                            f" AS kept FROM (SELECT DISTINCT movie_id FROM {CHANGES}) w JOIN movies m ON m.id = w.movie_id"
-                            f" LEFT JOIN ({MOVIE_CASTS}) casts ON casts.movie_id = w.movie_id"))
+    db.session.execute(text(KEEP_MOVIES_BEFORE))
     if replaces:  # deleted and inserted again, so that billings can trade places within a movie
         db.session.execute(text(f"DELETE FROM movie_actors ma USING {CHANGES} x WHERE x.was_cast "
                                 "AND ma.movie_id = x.movie_id AND ma.actor_id = x.actor_id"))
-    db.session.execute(text(f"INSERT INTO movie_actors (movie_id, actor_id, character, billing) "
-                            f"SELECT movie_id, actor_id, character, billing FROM {CHANGES} ORDER BY movie_id, actor_id"))
+    db.session.execute(text(f"INSERT INTO movie_actors (movie_id, actor_id, character, billing) SELECT movie_id, "
+                            f"actor_id, character, billing FROM {CHANGES} ORDER BY movie_id, actor_id"))
     db.session.execute(text(ENTRIES), history.stamp())

@@ -363,12 +363,13 @@ def test_castings_written_in_sql_have_the_very_entries_the_python_path_writes(ap
             pytest.skip("SQLite writes castings the Python way only")
     a, b, c, d, e = (new_actor(api, name, 30 + n, ("female", "male", "non-binary")[n % 3])
                      for n, name in enumerate(("Ana", "Ben", "Cy", "Dee", "Eve")))
-    m1, m2, m3 = (new_movie(api, title, f"202{n}-01-01") for n, title in enumerate(("One", "Two", "Three")))
+    m1, m2, m3, m4 = (new_movie(api, title, f"202{n}-01-01") for n, title in enumerate(("One", "Two", "Three",
+                                                                                        "Four")))
     casts = {m1["id"]: [{"actor_id": a["id"], "character": "Old", "billing": 1}, {"actor_id": e["id"]}],
              m2["id"]: [{"actor_id": b["id"], "billing": 1}],
-             m3["id"]: [{"actor_id": d["id"], "character": "Dee", "billing": 2}]}
+             m3["id"]: [{"actor_id": d["id"], "character": "Dee", "billing": 2}], m4["id"]: []}
     rows = [(m3, a, "", ""), (m1, a, "New", 2), (m1, b, "", 1), (m2, a, "Ace", ""), (m2, b, "Bee", 3),
-            (m3, c, "Sea", 1), (m2, c, "", ""), (m1, e, "", "")]
+            (m3, c, "Sea", 1), (m2, c, "", ""), (m1, e, "", ""), (m4, e, "Eve", 1)]  # (Four: no cast before)
     body = csv_text("movie_id,actor_id,character,billing",
                     *(f"{m['id']},{x['id']},{character},{billing}" for m, x, character, billing in rows))
 
@@ -377,15 +378,16 @@ def test_castings_written_in_sql_have_the_very_entries_the_python_path_writes(ap
             assert api("PUT", f"/movies/{movie}/cast", json={"cast": cast}).status_code == 200
         monkeypatch.setattr(imports, "IN_SQL", in_sql)
         report = outcome(upload("castings", body, match="id"))
-        assert counts(report) == (8, 5, 2, 1)
+        assert counts(report) == (9, 6, 2, 1)
         made = entries(api, request_id=report["request_id"])
         shown = [api("GET", f"/{kind}/{x['id']}").json[kind[:-1]] for kind, x in
-                 (("movies", m1), ("movies", m2), ("movies", m3), ("actors", a), ("actors", b), ("actors", c))]
+                 (("movies", m1), ("movies", m2), ("movies", m3), ("movies", m4), ("actors", a), ("actors", b),
+                  ("actors", c), ("actors", e))]
         return [(x["action"], x["record"], x["before"], x["after"], x.get("other")) for x in made], shown
 
     by_python, shown_by_python = imported(False)
     in_sql, shown_in_sql = imported(True)
-    assert len(by_python) == 3 + 7 and in_sql == by_python
+    assert len(by_python) == 4 + 8 and in_sql == by_python
     assert shown_in_sql == shown_by_python
     # The chain: Ana's entries, oldest first, each starting where the one before ended.
     ana = [(before, after) for action, record, before, after, _ in reversed(in_sql) if record["id"] == a["id"]
