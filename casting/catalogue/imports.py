@@ -12,7 +12,8 @@ the command line's), each created or changed record with its history entry.
   kind's import lock, so that two imports of one file cannot both create its records.
 - Its statements do not grow in number with the rows (casting/catalogue/bulk.py): a batch of up to 100,000 rows,
   all an HTTP import takes, is read, checked, matched and written with a handful of them; the command line's
-  bigger files take that handful per 100,000 rows, and memory stays that of one batch.
+  bigger files take that handful per 100,000 rows, and memory stays that of one batch. On PostgreSQL, castings
+  and their entries are written in SQL (casting/catalogue/castings_sql.py): no Python per entry.
 """
 
 from __future__ import annotations
