@@ -9,5 +9,6 @@
 - `tabular`   files: CSV and NDJSON, written (exports) and read (imports)
 - `exports`   a whole list as a file, from one snapshot, streamed
 - `imports`   a file's rows checked, matched (`matching`) and written all or nothing, with their history, in
-              statements made by `bulk` (their number does not grow with the rows)
+              statements made by `bulk` (their number does not grow with the rows); on PostgreSQL, castings and
+              their entries by `castings_sql`, in SQL
 """

@@ -12,7 +12,8 @@ the command line's), each created or changed record with its history entry.
   kind's import lock, so that two imports of one file cannot both create its records.
 - Its statements do not grow in number with the rows (casting/catalogue/bulk.py): a batch of up to 100,000 rows,
   all an HTTP import takes, is read, checked, matched and written with a handful of them; the command line's
-  bigger files take that handful per 100,000 rows, and memory stays that of one batch.
+  bigger files take that handful per 100,000 rows, and memory stays that of one batch. On PostgreSQL, castings
+  and their entries are written in SQL (casting/catalogue/castings_sql.py): no Python per entry.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import bindparam, func, insert, select, text
 
-from casting.catalogue import bulk, history, matching, records, tabular
+from casting.catalogue import bulk, castings_sql, history, matching, records, tabular
 from casting.catalogue.records import ACTOR, MOVIE, Role, Side
 from casting.catalogue.tabular import Problem
 from casting.errors import field_messages
@@ -34,6 +35,10 @@ from models import history as history_table
 
 SIDES = {"movies": MOVIE, "actors": ACTOR}
 
+
+# PostgreSQL writes castings and their entries in SQL (castings_sql); False: as SQLite does, in Python (the tests
+# compare the two).
+IN_SQL = True
 
 BATCH = 100_000  # rows read, checked, matched and written at a time: one batch for any HTTP import
 
@@ -326,8 +331,12 @@ def _check_billings(asked: dict, now: dict, report: matching.Report) -> None:
 def _write_castings(changes: dict[int, dict[int, Role]], now: dict[int, dict[int, Role]]) -> None:
     """Castings that change are deleted and written again, so billings can trade places; then each changed
     movie's `updated` entry and, on each of its actors, a `cast` or `updated` entry naming the movie, as
-    PUT /movies/{id}/cast writes them."""
+    PUT /movies/{id}/cast writes them. PostgreSQL does it all in SQL (castings_sql.write); SQLite here."""
     if not changes:
+        return
+    if db.engine.dialect.name == "postgresql" and IN_SQL:
+        castings_sql.write(changes, now)
+        changed()
         return
     actor_ids = sorted({actor for cast in changes.values() for actor in cast})
     movies_before = records.read_many(MOVIE, changes)

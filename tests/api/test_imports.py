@@ -345,3 +345,53 @@ def test_the_statements_of_an_import_do_not_grow_with_its_rows(api, upload, coun
     with count_statements() as statements:  # the same 400 again: all unchanged, still the same statements or fewer
         assert outcome(upload(kind, file(50, 400)))["unchanged"] == 400
     assert statements() <= seen[1]
+
+
+# --- castings written in SQL (PostgreSQL) ------------------------------------------------------------------
+
+
+def test_castings_written_in_sql_have_the_very_entries_the_python_path_writes(app, api, upload, monkeypatch):
+    """PostgreSQL writes an import's castings and builds their entries in SQL (casting/catalogue/castings_sql.py);
+    the same file imported the Python way (SQLite's) from the same casts gives the same entries, in the same
+    order: new castings, changed roles, billings trading places, an actor cast in three movies of the file (each
+    entry starting where the one before ended), castings the file does not name, and a row left as it is."""
+    from casting.catalogue import imports
+    from models import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite writes castings the Python way only")
+    a, b, c, d, e = (new_actor(api, name, 30 + n, ("female", "male", "non-binary")[n % 3])
+                     for n, name in enumerate(("Ana", "Ben", "Cy", "Dee", "Eve")))
+    m1, m2, m3, m4 = (new_movie(api, title, f"202{n}-01-01") for n, title in enumerate(("One", "Two", "Three",
+                                                                                        "Four")))
+    casts = {m1["id"]: [{"actor_id": a["id"], "character": "Old", "billing": 1}, {"actor_id": e["id"]}],
+             m2["id"]: [{"actor_id": b["id"], "billing": 1}],
+             m3["id"]: [{"actor_id": d["id"], "character": "Dee", "billing": 2}], m4["id"]: []}
+    rows = [(m3, a, "", ""), (m1, a, "New", 2), (m1, b, "", 1), (m2, a, "Ace", ""), (m2, b, "Bee", 3),
+            (m3, c, "Sea", 1), (m2, c, "", ""), (m1, e, "", ""), (m4, e, "Eve", 1)]  # (Four: no cast before)
+    body = csv_text("movie_id,actor_id,character,billing",
+                    *(f"{m['id']},{x['id']},{character},{billing}" for m, x, character, billing in rows))
+
+    def imported(in_sql: bool) -> list[tuple]:
+        for movie, cast in casts.items():  # the same casts before each import
+            assert api("PUT", f"/movies/{movie}/cast", json={"cast": cast}).status_code == 200
+        monkeypatch.setattr(imports, "IN_SQL", in_sql)
+        report = outcome(upload("castings", body, match="id"))
+        assert counts(report) == (9, 6, 2, 1)
+        made = entries(api, request_id=report["request_id"])
+        shown = [api("GET", f"/{kind}/{x['id']}").json[kind[:-1]] for kind, x in
+                 (("movies", m1), ("movies", m2), ("movies", m3), ("movies", m4), ("actors", a), ("actors", b),
+                  ("actors", c), ("actors", e))]
+        return [(x["action"], x["record"], x["before"], x["after"], x.get("other")) for x in made], shown
+
+    by_python, shown_by_python = imported(False)
+    in_sql, shown_in_sql = imported(True)
+    assert len(by_python) == 4 + 8 and in_sql == by_python
+    assert shown_in_sql == shown_by_python
+    # The chain: Ana's entries, oldest first, each starting where the one before ended.
+    ana = [(before, after) for action, record, before, after, _ in reversed(in_sql) if record["id"] == a["id"]
+           and record["type"] == "actor"]
+    assert [after["movie_ids"] for _, after in ana] == [[m1["id"]], [m1["id"], m2["id"]],
+                                                        [m1["id"], m2["id"], m3["id"]]]
+    assert all(ana[n][1] == ana[n + 1][0] for n in range(len(ana) - 1))
