@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from casting.tokens.local_issuer import LOCAL_AUDIENCE, LocalIssuer  # noqa: E402
-from tests.helpers import GUNICORN, free_port, new_rsa_key, pem, server_env  # noqa: E402
+from tests.utils.environment import GUNICORN  # noqa: E402
+from tests.utils.processes import free_port, server_env  # noqa: E402
+from tests.utils.tokens import new_rsa_key, pem  # noqa: E402
 
 
 def main() -> None:
