@@ -24,7 +24,7 @@ from casting.errors import ApiError, not_found
 from casting.schemas.responses import ActorPublic, MoviePublic
 from casting.web import conditional
 from casting.web.transactions import Restart, changed, fetch_row, reader
-from models import Actor, Movie, db, movie_actors
+from models import ID_MAX, Actor, Movie, db, movie_actors
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,8 @@ def read_at_version(side: Side, record_id: int) -> tuple[Record | None, int]:
 def current_etag(side: Side, record_id: int) -> tuple[str | None, int]:
     """The record's ETag as it is now (None: there is none) and the catalogue version of the snapshot: one row
     read by primary key (a record's 304), never the record itself."""
+    if not 0 < record_id <= ID_MAX:  # no record has it (the path takes up to ten digits), nor does the prepared
+        return None, 0               # read's integer parameter: PostgreSQL would refuse it, "out of range"
     # PostgreSQL's autocommit read: the SQL as is on the pooled connection's cursor (transactions.fetch_row).
     row = fetch_row(_ETAG_SQL[side.noun], {"id": record_id}, _etag_statement(side), f"casting_{side.noun}_etag")
     if row is None:
