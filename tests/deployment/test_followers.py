@@ -381,6 +381,10 @@ def test_a_promoted_follower_leaves_the_rotation(replicated, settings, fleet, lo
             for shown in followers_shown(server)))
         renamed = send(server, "PATCH", path, producer, json={"name": "After the promotion"})
         assert renamed.status_code == 200
+        # /ready was answered by one worker; each process checks its followers on its own (FOLLOWER_CHECK_SECONDS),
+        # so the other may still count the promoted one in until its next check.
+        wait_for("every worker reading from the primary",
+                 lambda: all(read_by(server, path, reader)[1] == "primary" for _ in range(10)))
         for _ in range(10):
             response, source = read_by(server, path, reader)
             assert source == "primary" and response.json()["actor"]["name"] == "After the promotion"
