@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import struct
-import time
 
 import psycopg2
 import psycopg2.errors
@@ -24,6 +21,7 @@ from casting.schemas.queries import ActorExportQuery, CastingExportQuery, MovieE
 from casting.schemas.rows import LAYOUTS
 from models import db
 from tests.api.test_exports_stream import add_movies, checked_out, dialect
+from tests.utils.exports import leave_mid_export
 
 QUERIES = {"movies": MovieExportQuery, "actors": ActorExportQuery, "castings": CastingExportQuery}
 
@@ -182,20 +180,6 @@ def test_an_answer_closed_mid_copy_cancels_the_copy_and_gives_a_whole_connection
             b"#end,11,\r\n")  # 19999 and 199990..199999
 
 
-def copies_running(url: str) -> list[tuple]:
-    """The app's statements still running a COPY on the test's database (or left in a transaction after one)."""
-    connection = psycopg2.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pid, state, left(query, 40) FROM pg_stat_activity "
-                           "WHERE datname = current_database() AND application_name = 'casting-agency-api' "
-                           "AND query LIKE 'COPY (SELECT%%' AND state <> 'idle'")
-            return cursor.fetchall()
-    finally:
-        connection.close()
-
-
 def test_a_client_that_leaves_mid_export_stops_the_copy_and_the_next_requests_work(postgresql, gunicorn, database_url,
                                                                                    producer):
     """Through gunicorn, for real: a client reads the answer's first bytes of 300,000 movies (about 8 MB, far more
@@ -203,20 +187,9 @@ def test_a_client_that_leaves_mid_export_stops_the_copy_and_the_next_requests_wo
     client; it is cancelled, its connection rolled back and idle again (no COPY left, no transaction left
     open), and the same server then exports the whole file, again and again."""
     add_movies(postgresql, 300_000)
-    host, port = gunicorn.url.removeprefix("http://").split(":")
-    token = producer["Authorization"]
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     for _ in range(3):  # more times than the worker has threads: a connection kept by an abandoned export would show
-        with socket.create_connection((host, int(port)), timeout=30) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-            sock.sendall(f"GET /movies/export HTTP/1.1\r\nHost: {host}\r\nAuthorization: {token}\r\n\r\n".encode())
-            head = sock.recv(65536)
-            assert head.startswith(b"HTTP/1.1 200"), head[:300]
-            assert [state for _, state, _ in copies_running(database_url)] == ["active"]  # waiting for the client
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # closed with a reset
-        deadline = time.monotonic() + 20
-        while copies_running(database_url) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert copies_running(database_url) == []
+        leave_mid_export(gunicorn.url, "/movies/export", producer["Authorization"], dsn)
     with requests.get(gunicorn.url + "/movies/export?format=ndjson", headers=producer, timeout=60) as whole:
         assert whole.status_code == 200 and whole.content.endswith(b'{"end":true,"rows":300000}\n')
     assert requests.get(gunicorn.url + "/movies?per_page=1", headers=producer, timeout=10).json()["total"] == 300_000

@@ -18,8 +18,6 @@ PostgreSQL and pgbouncer are required: missing, these tests skip, except under C
 from __future__ import annotations
 
 import random
-import socket
-import struct
 import threading
 import time
 import uuid
@@ -39,6 +37,7 @@ from tests.deployment.test_concurrency import (  # noqa: F401 - collected here t
     test_one_idempotency_key_sent_in_parallel_runs_once,
 )
 from tests.utils.clusters import PgBouncer
+from tests.utils.exports import leave_mid_export
 from tests.utils.gunicorn import Fleet
 from tests.utils.postgres import migrate
 
@@ -209,19 +208,6 @@ def libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def copies_running(url: str) -> list[tuple]:
-    """The database's statements still running (or left open) after a COPY of an export."""
-    connection = psycopg2.connect(libpq(url))
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pid, state FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND query LIKE 'COPY (SELECT%%' AND state <> 'idle'")
-            return cursor.fetchall()
-    finally:
-        connection.close()
-
-
 def test_exports_through_the_pooler_are_whole_and_a_client_that_leaves_gives_its_server_connection_back(
         database, fleet, local_pem, local_issuer):
     """An export is one COPY in one transaction: through the pooler it holds one server connection while it
@@ -244,19 +230,8 @@ def test_exports_through_the_pooler_are_whole_and_a_client_that_leaves_gives_its
     with requests.get(server.url + "/movies/export", headers=headers, timeout=60) as whole:
         assert whole.status_code == 200 and whole.content.endswith(f"#end,{rows},\r\n".encode())
         assert whole.content.count(b"\r\n") == rows + 2
-    host, port = server.url.removeprefix("http://").split(":")
     for _ in range(10):
-        with socket.create_connection((host, int(port)), timeout=30) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-            sock.sendall(f"GET /movies/export?format=ndjson HTTP/1.1\r\nHost: {host}\r\n"
-                         f"Authorization: Bearer {token}\r\n\r\n".encode())
-            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-            assert [state for _, state in copies_running(database)] == ["active"]  # waiting for the client
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # closed with a reset
-        deadline = time.monotonic() + 20
-        while copies_running(database) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert copies_running(database) == []
+        leave_mid_export(server.url, "/movies/export?format=ndjson", f"Bearer {token}", libpq(database))
     with requests.get(server.url + "/movies/export?format=ndjson", headers=headers, timeout=60) as again:
         assert again.content.endswith(f'{{"end":true,"rows":{rows}}}\n'.encode())
     assert requests.get(server.url + "/movies?per_page=1", headers=headers, timeout=10).json()["total"] == rows

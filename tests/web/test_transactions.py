@@ -192,16 +192,7 @@ def test_after_a_broken_connection_the_pool_pings_before_it_hands_one_out(app, a
     with app.app_context():
         engine = db.engine
         idle = max(engine.pool.checkedin(), 1)
-        pooled = [engine.connect() for _ in range(idle)]  # every connection the pool holds
-        victims = [connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() for connection in pooled]
-        for connection in pooled:
-            connection.commit()  # back in the pool without a ROLLBACK that would find it dead
-            connection.close()
-        killer = create_engine(engine.url, poolclass=NullPool)
-        with killer.connect() as other:
-            for victim in victims:
-                assert other.exec_driver_sql("SELECT pg_terminate_backend(%s)", (victim,)).scalar() is True
-        killer.dispose()
+        _kill_pooled_connections(engine)
         assert engine.pool.checkedout() == 0 and engine.pool.checkedin() == idle  # all dead, none noticed
     transactions.suspect_connections()
     with caplog.at_level("INFO", logger="casting.web.transactions"):
@@ -220,7 +211,7 @@ def _kill_pooled_connections(engine) -> None:
     pooled = [engine.connect() for _ in range(idle)]
     victims = [connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() for connection in pooled]
     for connection in pooled:
-        connection.commit()
+        connection.commit()  # back in the pool without a ROLLBACK that would find it dead
         connection.close()
     killer = create_engine(engine.url, poolclass=NullPool)
     with killer.connect() as other:
