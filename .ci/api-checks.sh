@@ -23,18 +23,8 @@ export RATE_LIMIT_READS=1000000/minute RATE_LIMIT_WRITES=1000000/minute
 
 workdir=$(mktemp -d)
 server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do  # gunicorn's graceful stop, 10 s at most, then no more waiting
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.25
-    done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$workdir"
-}
+# shellcheck source=scripts/local-server.sh
+. scripts/local-server.sh
 trap stop_server EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -50,22 +40,9 @@ step "schema and demo data (flask db upgrade, flask seed)"
 "${flask[@]}" seed
 
 step "throwaway key for the local token issuer"
-(umask 077 && "$python" - "$workdir/issuer-key.pem" <<'PY'
-import sys
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-with open(sys.argv[1], "wb") as out:
-    out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()))
-PY
-)
-# The server and `flask token` must share it: both read LOCAL_ISSUER_PRIVATE_KEY.
-LOCAL_ISSUER_PRIVATE_KEY=$(cat "$workdir/issuer-key.pem")
+# The server and `flask token` share it (both read LOCAL_ISSUER_PRIVATE_KEY); it never reaches a file.
+LOCAL_ISSUER_PRIVATE_KEY=$(new_issuer_key)
 export LOCAL_ISSUER_PRIVATE_KEY
-rm -f "$workdir/issuer-key.pem"
 
 step "gunicorn on 127.0.0.1"
 PORT=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')

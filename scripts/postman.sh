@@ -36,32 +36,14 @@ export RATE_LIMIT_READS=1000000/minute RATE_LIMIT_WRITES=1000000/minute
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/casting-postman.XXXXXX")
 export DATABASE_URL="sqlite:///$workdir/postman.db"
 server_pid=""
-finish() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do  # 10 s at most
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.25
-    done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$workdir"
-}
-trap finish EXIT
+# shellcheck source=scripts/local-server.sh
+. scripts/local-server.sh
+trap stop_server EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
 step "a throwaway key for the local issuer, a scratch database: $workdir/postman.db"
-LOCAL_ISSUER_PRIVATE_KEY=$("$python" - <<'PY'
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-print(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                        serialization.NoEncryption()).decode(), end="")
-PY
-)
+LOCAL_ISSUER_PRIVATE_KEY=$(new_issuer_key)
 export LOCAL_ISSUER_PRIVATE_KEY  # the server and `flask token` share it; it never reaches a file
 "${flask[@]}" db upgrade >"$workdir/migrate.log" 2>&1 || { cat "$workdir/migrate.log" >&2; exit 1; }
 
