@@ -8,7 +8,8 @@ path (imports._write_castings, SQLite's) builds row by row, field for field and 
 - on each actor of a changed casting, a `cast` entry (a new casting) or an `updated` one (a changed character or
   billing) naming the movie, the actor as it was before and after that movie's change: an actor cast in several
   movies of one file changes one movie at a time, by ascending movie id, each entry starting where the one
-  before ended (the Python path's `actors_now.update(after)`).
+  before ended (the Python path's `actors_now.update(after)`). Each actor's castings are read once, in movie
+  order, and window aggregates over them give every step's "after"; its "before" is the step before's "after".
 
 Entries are ordered as the Python path writes them: by movie, the movie's entry, then its actors' `cast` entries,
 then their `updated` ones, each by actor id. Everything runs in the import's transaction; the temporary tables
@@ -63,57 +64,70 @@ MOVIE_SNAPSHOTS = f"""SELECT m.id, json_build_object({_fields(MOVIE, "m")}, 'act
                                          'actors', casts.shown) AS kept
     FROM ({MOVIE_CASTS}) casts JOIN movies m ON m.id = casts.movie_id"""
 
-# Each change on an actor is a step; the actor's movies before and after it, in one pass over its castings:
-# a casting the import makes or changes on a movie after the step's (and, before it, on the step's own movie too)
-# is pending: a new one is not there yet, a changed one still has the role it had.
-ACTOR_STEPS = f"""
-WITH castings AS (
-    SELECT ma.actor_id, ma.movie_id, mv.title, ma.character, ma.billing, x.movie_id IS NOT NULL AS imported,
-           coalesce(x.was_cast, true) AS was_cast, x.was_character, x.was_billing
+# Each change on an actor is a step, and its entry shows the actor just before and just after it. The actor's
+# castings, by movie id, are read once: after a step, those on the step's movie and before it are as they are now,
+# those after it as they were (a casting the import makes is not there yet, one it changes has its old role), so
+# that window aggregates over the actor's castings, in movie order, give each step's "after" in one pass; a step's
+# "before" is the "after" of the step before it, and the first step's is the actor as it was.
+ACTOR_CASTINGS = f"""
+    SELECT ma.actor_id, ma.movie_id, x.movie_id IS NOT NULL AS imported, coalesce(x.was_cast, true) AS was_cast,
+           {_summary("ma.movie_id", "title", "mv.title", "ma.character", "ma.billing")} AS now_shown,
+           CASE WHEN x.was_cast THEN {_summary("ma.movie_id", "title", "mv.title", "x.was_character",
+                                               "x.was_billing")} END AS changed_shown
     FROM movie_actors ma JOIN movies mv ON mv.id = ma.movie_id
     LEFT JOIN {CHANGES} x ON x.movie_id = ma.movie_id AND x.actor_id = ma.actor_id
-    WHERE ma.actor_id IN (SELECT actor_id FROM {CHANGES})
-), seen AS (
-    SELECT c.movie_id AS step, c.actor_id, c.was_cast AS step_was_cast, s.movie_id AS id, s.title, s.was_cast,
-           s.character, s.billing, s.was_character, s.was_billing,
-           s.imported AND s.movie_id >= c.movie_id AS pending_before,
-           s.imported AND s.movie_id > c.movie_id AS pending_after
-    FROM {CHANGES} c JOIN castings s ON s.actor_id = c.actor_id
+    WHERE ma.actor_id IN (SELECT actor_id FROM {CHANGES})"""
+
+
+def _joined(head: str, tail: str) -> str:
+    """Two JSON arrays as one (`tail` may be NULL: `head` alone), joined as text: json_agg writes `[a, b]`."""
+    return (f"CASE WHEN {tail} IS NULL THEN {head} "
+            f"ELSE (left({head}::text, -1) || ', ' || substr({tail}::text, 2))::json END")
+
+
+ACTOR_STEPS = f"""
+WITH windows AS (
+    SELECT actor_id, movie_id, imported, was_cast,
+           {_joined("json_agg(movie_id) OVER upto", "json_agg(movie_id) FILTER (WHERE was_cast) OVER later")}
+               AS after_ids,
+           {_joined("json_agg(now_shown) OVER upto", "json_agg(was_shown) FILTER (WHERE was_cast) OVER later")}
+               AS after_shown,
+           json_agg(movie_id) FILTER (WHERE was_cast) OVER whole AS first_ids,
+           json_agg(was_shown) FILTER (WHERE was_cast) OVER whole AS first_shown
+    FROM (SELECT actor_id, movie_id, imported, was_cast, now_shown,
+                 CASE WHEN imported THEN changed_shown ELSE now_shown END AS was_shown
+          FROM ({ACTOR_CASTINGS}) castings) castings
+    WINDOW upto AS (PARTITION BY actor_id ORDER BY movie_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+           later AS (PARTITION BY actor_id ORDER BY movie_id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING),
+           whole AS (PARTITION BY actor_id ORDER BY movie_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 )
-SELECT step, actor_id, step_was_cast,
-       {{before}},
-       {{after}}
-FROM seen GROUP BY step, actor_id, step_was_cast"""
-
-
-def _movies(when: str) -> str:
-    """The actor's movies' ids and summaries (by movie id) at the step, `when` (before or after) it."""
-    there = f"FILTER (WHERE NOT (pending_{when} AND NOT was_cast))"
-    role = [f"CASE WHEN pending_{when} THEN was_{name} ELSE {name} END" for name in ("character", "billing")]
-    return (f"json_agg(id ORDER BY id) {there} AS {when}_ids, "
-            f"json_agg({_summary('id', 'title', 'title', *role)} ORDER BY id) {there} AS {when}_shown")
+SELECT movie_id AS step, actor_id, was_cast AS step_was_cast,
+       coalesce(lag(after_ids) OVER steps, first_ids, '[]'::json) AS before_ids,
+       coalesce(lag(after_shown) OVER steps, first_shown, '[]'::json) AS before_shown,
+       after_ids, after_shown
+FROM windows WHERE imported
+WINDOW steps AS (PARTITION BY actor_id ORDER BY movie_id)"""
 
 
 def _actor_snapshot(when: str) -> str:
-    return (f"json_build_object({_fields(ACTOR, 'a')}, 'movie_ids', coalesce(st.{when}_ids, '[]'::json), "
-            f"'movies', coalesce(st.{when}_shown, '[]'::json))")
+    return f"json_build_object({_fields(ACTOR, 'a')}, 'movie_ids', st.{when}_ids, 'movies', st.{when}_shown)"
 
 
+# Entries in the order the Python path writes them: by movie, the movie's entry, then its actors' `cast` entries,
+# then their `updated` ones, each by actor id (their ids, from the table's sequence, follow it).
 ENTRIES = f"""
 INSERT INTO history (at, subject, editor_name, editor_email, request_id, action, record_type, record_id, before,
                      after, other)
 SELECT :at, :subject, :editor_name, :editor_email, :request_id, action, record_type, record_id, before, after, other
 FROM (
-    SELECT now.id AS movie_id, 0 AS kind, 0 AS rank, 'updated' AS action, 'movie' AS record_type,
+    SELECT now.id AS movie_id, 0 AS kind, false AS rank, 'updated' AS action, 'movie' AS record_type,
            now.id AS record_id, was.kept AS before, now.kept AS after, NULL::json AS other
     FROM ({MOVIE_SNAPSHOTS}) now JOIN {MOVIES_BEFORE} was ON was.id = now.id
     UNION ALL
-    SELECT st.step, 1, CASE WHEN st.step_was_cast THEN 2 ELSE 0 END,
-           CASE WHEN st.step_was_cast THEN 'updated' ELSE 'cast' END, 'actor', st.actor_id,
-           {_actor_snapshot("before")}, {_actor_snapshot("after")},
+    SELECT st.step, 1, st.step_was_cast, CASE WHEN st.step_was_cast THEN 'updated' ELSE 'cast' END, 'actor',
+           st.actor_id, {_actor_snapshot("before")}, {_actor_snapshot("after")},
            json_build_object('type', 'movie', 'id', mv.id, 'title', mv.title)
-    FROM ({ACTOR_STEPS.format(before=_movies("before"), after=_movies("after"))}) st
-    JOIN actors a ON a.id = st.actor_id JOIN movies mv ON mv.id = st.step
+    FROM ({ACTOR_STEPS}) st JOIN actors a ON a.id = st.actor_id JOIN movies mv ON mv.id = st.step
 ) entries
 ORDER BY movie_id, kind, rank, record_id
 """

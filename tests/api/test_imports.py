@@ -354,7 +354,8 @@ def test_castings_written_in_sql_have_the_very_entries_the_python_path_writes(ap
     """PostgreSQL writes an import's castings and builds their entries in SQL (casting/catalogue/castings_sql.py);
     the same file imported the Python way (SQLite's) from the same casts gives the same entries, in the same
     order: new castings, changed roles, billings trading places, an actor cast in three movies of the file (each
-    entry starting where the one before ended), castings the file does not name, and a row left as it is."""
+    entry starting where the one before ended), castings the file does not name (on movies before and after those
+    it names), and a row left as it is."""
     from casting.catalogue import imports
     from models import db
 
@@ -363,11 +364,13 @@ def test_castings_written_in_sql_have_the_very_entries_the_python_path_writes(ap
             pytest.skip("SQLite writes castings the Python way only")
     a, b, c, d, e = (new_actor(api, name, 30 + n, ("female", "male", "non-binary")[n % 3])
                      for n, name in enumerate(("Ana", "Ben", "Cy", "Dee", "Eve")))
-    m1, m2, m3, m4 = (new_movie(api, title, f"202{n}-01-01") for n, title in enumerate(("One", "Two", "Three",
-                                                                                        "Four")))
+    m1, m2, m3, m4, m5 = (new_movie(api, title, f"202{n}-01-01") for n, title in enumerate(("One", "Two", "Three",
+                                                                                            "Four", "Five")))
     casts = {m1["id"]: [{"actor_id": a["id"], "character": "Old", "billing": 1}, {"actor_id": e["id"]}],
              m2["id"]: [{"actor_id": b["id"], "billing": 1}],
-             m3["id"]: [{"actor_id": d["id"], "character": "Dee", "billing": 2}], m4["id"]: []}
+             m3["id"]: [{"actor_id": d["id"], "character": "Dee", "billing": 2}], m4["id"]: [],
+             # (Five: castings the file leaves alone, on a movie after every one the file names)
+             m5["id"]: [{"actor_id": a["id"], "character": "Later", "billing": 1}, {"actor_id": c["id"]}]}
     rows = [(m3, a, "", ""), (m1, a, "New", 2), (m1, b, "", 1), (m2, a, "Ace", ""), (m2, b, "Bee", 3),
             (m3, c, "Sea", 1), (m2, c, "", ""), (m1, e, "", ""), (m4, e, "Eve", 1)]  # (Four: no cast before)
     body = csv_text("movie_id,actor_id,character,billing",
@@ -392,6 +395,8 @@ def test_castings_written_in_sql_have_the_very_entries_the_python_path_writes(ap
     # The chain: Ana's entries, oldest first, each starting where the one before ended.
     ana = [(before, after) for action, record, before, after, _ in reversed(in_sql) if record["id"] == a["id"]
            and record["type"] == "actor"]
-    assert [after["movie_ids"] for _, after in ana] == [[m1["id"]], [m1["id"], m2["id"]],
-                                                        [m1["id"], m2["id"], m3["id"]]]
+    assert [after["movie_ids"] for _, after in ana] == [[m1["id"], m5["id"]], [m1["id"], m2["id"], m5["id"]],
+                                                        [m1["id"], m2["id"], m3["id"], m5["id"]]]
+    assert ana[0][0]["movies"] == [{"id": m1["id"], "title": "One", "character": "Old", "billing": 1},
+                                   {"id": m5["id"], "title": "Five", "character": "Later", "billing": 1}]
     assert all(ana[n][1] == ana[n + 1][0] for n in range(len(ana) - 1))
