@@ -18,8 +18,10 @@ the command line's), each created or changed record with its history entry.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Iterable, Iterator
+import gc
+from collections.abc import Callable, Container, Iterable, Iterator
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import bindparam, func, insert, select, text
@@ -53,6 +55,27 @@ def run(layout: Layout, match: str, rows: Iterable[tabular.Row], problems: list[
     `max_rows` rows, TooManyRows."""
     report = matching.Report(layout.kind, match, dry_run, problems=problems)
     rules, batches = layout.rules[match], _batches(rows, report, max_rows, progress)
+    with _no_cycle_collection():
+        _run(layout, match, rules, batches, report, dry_run=dry_run, may_update=may_update)
+    return report
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cycle collector kept off while an import runs: a batch is a million or so dicts and tuples, which hold
+    no cycle, and which it would walk again and again as they pile up (a third of an import's Python time).
+    Turned on again by whoever turned it off, at the end, when it collects what cycles there are."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run(layout: Layout, match: str, rules: type, batches: Iterator[list[tabular.Row]], report: matching.Report, *,
+         dry_run: bool, may_update: Callable[[int], None] | None) -> None:
     if layout.kind == "castings":  # a movie's billings are checked together, wherever its rows are in the file
         valid = []
         for batch in batches:
@@ -65,7 +88,6 @@ def run(layout: Layout, match: str, rows: Iterable[tabular.Row], problems: list[
             valid = _checked(rules, batch, report)
             batch.clear()
             records.take(valid)
-    return report
 
 
 def _batches(rows: Iterable[tabular.Row], report: matching.Report, max_rows: int | None,
@@ -223,10 +245,12 @@ def _create_with_entries(side: Side, rows: list[dict]) -> None:
 # --- castings --------------------------------------------------------------------------------------------------
 
 
-def _reference(side: Side, match: str, row, found: dict, report: matching.Report, line: int, column: str) -> int | None:
-    """The id of the record a casting row names on one side, or None (its problem reported)."""
+def _reference(side: Side, match: str, row, found: Container, report: matching.Report, line: int,
+               column: str) -> int | None:
+    """The id of the record a casting row names on one side, or None (its problem reported). `found`: the ids
+    that exist (match=id), or the records by natural key (matching.found)."""
     if match == "id":
-        record_id = row[f"{side.noun}_id"]
+        record_id = row[column]  # (the column is the side's id: movie_id, actor_id)
         if record_id not in found:
             report.add(line, column, f"no {side.noun} with id {record_id}")
             return None
@@ -244,40 +268,49 @@ def _reference(side: Side, match: str, row, found: dict, report: matching.Report
 def _castings(match: str, valid: list, report: matching.Report, *, write: bool) -> None:
     """Castings: each row the casting of its movie and actor, with exactly the character and billing it gives
     (an empty cell clears one), created, changed or left as it is; castings a file does not give stay."""
-    if match == "id":
-        movie_keys = {row["movie_id"] for _, row in valid}
-        actor_keys = {row["actor_id"] for _, row in valid}
+    movies: Container
+    actors: Container
+    if match == "id":  # only whether they exist: their fields are not needed
+        movies = matching.existing(MOVIE, {row["movie_id"] for _, row in valid})
+        actors = matching.existing(ACTOR, {row["actor_id"] for _, row in valid})
         movie_column, actor_column = "movie_id", "actor_id"
     else:
-        movie_keys = {(row["movie_title"], row["movie_release_date"]) for _, row in valid}
-        actor_keys = {(row["actor_name"],) for _, row in valid}
+        movies = matching.found(MOVIE, match, {(row["movie_title"], row["movie_release_date"]) for _, row in valid})
+        actors = matching.found(ACTOR, match, {(row["actor_name"],) for _, row in valid})
         movie_column, actor_column = "movie_title", "actor_name"
-    movies = matching.found(MOVIE, match, movie_keys)
-    actors = matching.found(ACTOR, match, actor_keys)
-    asked: dict[tuple[int, int], tuple[int, Role]] = {}  # (movie, actor): (line, role)
+    # (movie, actor): (line, role), in the file's order (valid is in line order, and a pair goes in once)
+    asked: dict[tuple[int, int], tuple[int, Role]] = {}
     for line, row in valid:
         movie = _reference(MOVIE, match, row, movies, report, line, movie_column)
         actor = _reference(ACTOR, match, row, actors, report, line, actor_column)
         if movie is None or actor is None:
             continue
-        if (movie, actor) in asked:
+        pair = (movie, actor)
+        if pair in asked:
             report.add(line, actor_column, f"names the same casting (movie {movie}, actor {actor}) as line "
-                                           f"{asked[movie, actor][0]}: a file gives each casting once")
+                                           f"{asked[pair][0]}: a file gives each casting once")
             continue
-        asked[movie, actor] = (line, Role(row.get("character"), row.get("billing")))
+        asked[pair] = (line, Role(row.get("character"), row.get("billing")))
     now = _casts({movie for movie, _ in asked})
     _check_billings(asked, now, report)
     changes: dict[int, dict[int, Role]] = {}  # movie: {actor: the new role} for castings made or changed
+    created = updated = 0
     for (movie, actor), (_, role) in asked.items():
-        was = now.get(movie, {}).get(actor)
-        if was == role:
+        cast = now.get(movie)
+        was = cast.get(actor) if cast is not None else None
+        if was is None:
+            created += 1
+        elif was == role:
             report.unchanged += 1
             continue
-        if was is None:
-            report.created += 1
         else:
-            report.updated += 1
-        changes.setdefault(movie, {})[actor] = role
+            updated += 1
+        changed_cast = changes.get(movie)
+        if changed_cast is None:
+            changed_cast = changes[movie] = {}
+        changed_cast[actor] = role
+    report.created += created
+    report.updated += updated
     if write and not report.problems:
         _lock_casts_as_read(changes, now)
         _write_castings(changes, now)
@@ -311,18 +344,23 @@ def _check_billings(asked: dict, now: dict, report: matching.Report) -> None:
     """Each movie's billings unique once the file's castings replace those they name: they may trade places
     within one file, as in PUT /movies/{id}/cast."""
     given: dict[tuple[int, int], tuple[int, int]] = {}  # (movie, billing): (line, actor), from the file
-    for (movie, actor), (line, role) in sorted(asked.items(), key=lambda item: item[1][0]):
-        if role.billing is None:
+    for (movie, actor), (line, role) in asked.items():  # (in line order: see _castings)
+        billing = role.billing
+        if billing is None:
             continue
-        if (movie, role.billing) in given:
-            first = given[movie, role.billing][0]
+        first = given.get((movie, billing))
+        if first is not None:
             report.add(line, "billing", f"must not give two castings of movie {movie} the same billing (line "
-                                        f"{first} gives {role.billing} too)")
+                                        f"{first[0]} gives {billing} too)")
             continue
-        given[movie, role.billing] = (line, actor)
+        given[movie, billing] = (line, actor)
+    held: dict[tuple[int, int], list[int]] = {}  # (movie, billing): its holders as read, each cast read once
+    for movie in {movie for movie, _ in given}:
+        for other, role in now.get(movie, {}).items():
+            if role.billing is not None:
+                held.setdefault((movie, role.billing), []).append(other)
     for (movie, billing), (line, actor) in given.items():
-        holders = [other for other, role in now.get(movie, {}).items()
-                   if role.billing == billing and other != actor and (movie, other) not in asked]
+        holders = [other for other in held.get((movie, billing), ()) if other != actor and (movie, other) not in asked]
         if holders:
             report.add(line, "billing", f"{billing} is held by actor {holders[0]} in movie {movie}: to reorder "
                                         "the cast, give that casting another billing in the same file")

@@ -72,6 +72,13 @@ def found(side: Side, match: str, keys: set) -> dict[object, list[dict]]:
     return found
 
 
+def existing(side: Side, ids: set[int]) -> set[int]:
+    """Which of `ids` are records of `side`, read without locks: all a casting by ids needs of them."""
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(side.model.id).where(records.ids_in(side.model.id, sorted(ids)))))
+
+
 def key_columns(side: Side) -> tuple[str, ...]:
     return ("title", "release_date") if side is MOVIE else ("name",)
 

@@ -184,8 +184,11 @@ def _csv_rows(text: str, layout: Layout, match: str, problems: list[Problem]) ->
             if is_text:
                 if cell[0] in _MARKS:  # a formula, or the export's quote before one
                     cell = _text_cell(cell, line, column, problems)
-            elif is_integer and _INTEGER.fullmatch(cell):
-                cell = _integer(cell)
+            elif is_integer:
+                if cell.isascii() and cell.isdigit() and len(cell) <= 22:  # the common case: plain digits
+                    cell = int(cell)
+                elif _INTEGER.fullmatch(cell):
+                    cell = _integer(cell)
             values[column] = cell
         yield line, values
 
@@ -214,7 +217,7 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 def _lines(text: str) -> Iterator[str]:
     """The text's lines with their endings (CRLF, LF or CR), one at a time, as a file opened with newline=""
     gives them to the csv module; io.StringIO would first copy the whole text at four bytes a character."""
-    return (match.group() for match in _LINE.finditer(text))
+    return map(re.Match.group, _LINE.finditer(text))
 
 
 def _csv_header(header: list[str], layout: Layout, match: str, problems: list[Problem]) -> tuple[str, ...] | None:

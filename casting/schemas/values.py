@@ -29,6 +29,8 @@ def json_integer(value: Any) -> Any:
     Decided on the exact decimal the JSON text wrote (casting/web/parsing.py), never on a float: 1e-400 is not 0, and
     30.000000000000001 is not 30.
     """
+    if type(value) is int:  # the common case, first: a CSV cell already read as one (not True, an int too)
+        return value
     if isinstance(value, bool):
         raise PydanticCustomError("integer", "must be an integer")
     if isinstance(value, Decimal):

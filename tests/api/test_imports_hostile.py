@@ -178,6 +178,18 @@ def test_an_age_breaking_a_rule_is_worded_as_the_json_write_words_it(api, upload
     assert problems(report) == [(2, "age", json_answer["details"]["age"][0])]
 
 
+@pytest.mark.parametrize("cell", ["7", "007", "+7", "-7", "-0", "1" * 22, "1" * 23, "9" * 30, "\u00b2", "\u0661\u0662",
+                                  "\uff17", "7.0", "1_000", "0x1f", "abc"])
+def test_a_csv_integer_cell_of_plain_digits_reads_as_the_integer_pattern_reads_it(cell):
+    """Plain ASCII digits skip the pattern (tabular._csv_rows' fast path): the same value either way."""
+    from casting.catalogue import tabular
+    from casting.schemas.rows import ACTORS
+
+    read = list(tabular.rows(f"name,age,gender\nN,{cell},x\n".encode(), tabular.CSV, ACTORS, "natural", []))
+    assert read == [(2, {"name": "N", "age": tabular._integer(cell) if tabular._INTEGER.fullmatch(cell) else cell,
+                         "gender": "x"})]
+
+
 # --- content types and sizes ---------------------------------------------------------------------------------
 
 
