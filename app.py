@@ -7,7 +7,6 @@ import os
 
 from flask import Flask
 from flask_cors import CORS
-from flask_migrate import Migrate
 
 import auth
 from casting import cli, config, errors
@@ -37,7 +36,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     followers.init_app(app)
     transactions.init_app(app)
     memo.init_app(app)
-    Migrate(app, db, render_as_batch=True)
     CORS(app, origins=config.cors_origins(app.config), max_age=600,
          allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key",
                         followers.HEADER],

@@ -15,6 +15,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
 from app import create_app
+from casting.cli import migrations
 from models import Actor, Movie, db, history, idempotency_keys, movie_actors
 from tests.utils.environment import APP_SETTINGS
 from tests.utils.postgres import database_of_worker
@@ -100,6 +101,7 @@ def _schema(make_app):
         db.drop_all()
         db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
         db.session.commit()
+        migrations(app)
         upgrade()
     return app
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import logging
 import sys
 import uuid
 from pathlib import Path
@@ -80,6 +81,7 @@ def seed_demo() -> tuple[int, int]:
 
 def register(app: Flask) -> None:
     register_files(app)
+    app.cli.add_command(_Migrations("db", help="Perform database migrations."))
 
     @app.cli.command("seed")
     def seed():
@@ -189,6 +191,31 @@ def _print_report(path: Path, report: imports.Report, written: bool) -> None:
     for problem in sorted(report.problems, key=lambda p: p.line):
         where = f"{path}:{problem.line}" + (f": {problem.column}" if problem.column else "")
         click.echo(f"  {where}: {problem.message}", err=True)
+
+
+def migrations(app: Flask) -> click.Group:
+    """Flask-Migrate set up on `app` (once), and its `flask db` commands. Imported here, when migrations run, not
+    at the top: Flask-Migrate imports Alembic, 190 ms of every start (each command's, each server's)."""
+    # Alembic logs its plugins' set-up as it is imported, which used to be before the app's logging was set up:
+    # not shown then, not shown now.
+    alembic_logs = logging.getLogger("alembic")
+    level = alembic_logs.level
+    alembic_logs.setLevel(logging.WARNING)
+    try:
+        from flask_migrate import Migrate
+        from flask_migrate.cli import db as commands
+    finally:
+        alembic_logs.setLevel(level)
+    if "migrate" not in app.extensions:
+        Migrate(app, db, render_as_batch=True)
+    return commands
+
+
+class _Migrations(click.Group):
+    """`flask db ...`: Flask-Migrate's group, found only when it runs (its own options, commands and help)."""
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        return migrations(current_app).make_context(info_name, args, parent=parent, **extra)
 
 
 def register_files(app: Flask) -> None:

@@ -24,7 +24,8 @@ import gc
 from collections.abc import Callable, Container, Iterable, Iterator
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import bindparam, cast, func, insert, select, text
+from sqlalchemy.dialects.postgresql import REGCLASS
 
 from casting.catalogue import bulk, castings_sql, history, matching, records, tabular
 from casting.catalogue.records import ACTOR, MOVIE, Role, Side
@@ -221,25 +222,29 @@ def _write_records(side: Side, creates: list[tuple[int, dict]], updates: list[tu
 
 
 def _create_with_entries(side: Side, rows: list[dict]) -> None:
-    """PostgreSQL: new records and their `created` entries in one statement, from one parameter: the rows get
-    their ids from the table's sequence, in the file's order, and the database writes each entry itself
-    (history.created_in_sql), so 100,000 entries are neither built nor sent one by one."""
+    """PostgreSQL: new records and their `created` entries in one statement, from the rows sent with one COPY
+    (bulk.copied): the rows get their ids from the table's sequence, in the file's order, and the database
+    writes each entry itself (history.created_in_sql), so 100,000 entries are neither built nor sent one by
+    one."""
     if not rows:
         return
     table = side.model.__table__
     # The rows, materialized, are read twice: kept in memory rather than spilled to a temporary file.
     db.session.execute(text("SET LOCAL work_mem = '64MB'"))
-    source = bulk.recordset([table.c[field] for field in side.fields], rows)
-    made = select(func.nextval(func.pg_get_serial_sequence(table.name, "id")).label("id"), *source.c) \
-        .cte("made").prefix_with("MATERIALIZED")
-    stored = insert(table).from_select(["id", *side.fields], select(made.c.id, *(made.c[f] for f in side.fields)))
-    entry = history.created_in_sql(side, made.c)
-    stamped = {name: bindparam(None, value, type_=history_table.c[name].type)
-               for name, value in history.stamp().items()}
-    columns = {**stamped, **entry}
-    # (In the rows' order, the ids' order: no sort of 100,000 rows, which would spill to disk.)
-    db.session.execute(insert(history_table).from_select(list(columns), select(*columns.values()).select_from(made))
-                       .add_cte(stored.cte("stored")))
+    with bulk.copied(table, list(side.fields), rows) as source:
+        # (The sequence found once, not once a row.)
+        sequence = select(cast(func.pg_get_serial_sequence(table.name, "id"), REGCLASS)).scalar_subquery()
+        made = select(func.nextval(sequence).label("id"), *source.c).cte("made").prefix_with("MATERIALIZED")
+        stored = insert(table).from_select(["id", *side.fields],
+                                           select(made.c.id, *(made.c[f] for f in side.fields)))
+        entry = history.created_in_sql(side, made.c)
+        stamped = {name: bindparam(None, value, type_=history_table.c[name].type)
+                   for name, value in history.stamp().items()}
+        columns = {**stamped, **entry}
+        # (In the rows' order, the ids' order: no sort of 100,000 rows, which would spill to disk.)
+        db.session.execute(insert(history_table)
+                           .from_select(list(columns), select(*columns.values()).select_from(made))
+                           .add_cte(stored.cte("stored")))
 
 
 # --- castings --------------------------------------------------------------------------------------------------

@@ -5,11 +5,13 @@ same rules (`subject_problem`), since it is stored beside the changes and writte
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
 
@@ -92,9 +94,19 @@ INVISIBLE = _codes(
     (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438),
     (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
 ) | _codes((0x115F, 0x1160), (0x2800, 0x2800), (0x3164, 0x3164), (0xFFA0, 0xFFA0))
-# Combining marks (Unicode categories Mn, Mc, Me) are drawn on the character before them: alone they show
-# nothing of their own, so a text made only of them (and of invisible characters and spaces) is refused.
-COMBINING = frozenset(code for code in range(0x110000) if unicodedata.category(chr(code)).startswith("M"))
+
+
+def combining(char: str) -> bool:
+    """Whether `char` is a combining mark (Unicode categories Mn, Mc, Me), drawn on the character before it: alone
+    it shows nothing of its own, so a text made only of them (and of invisible characters and spaces) is refused."""
+    return unicodedata.category(char).startswith("M")
+
+
+@functools.cache
+def _combining_codes() -> frozenset[int]:
+    """Every combining mark's code point, for the JSON Schema's pattern: found by asking about all of Unicode
+    (a tenth of a second), so only once a document asks for it, not at every start."""
+    return frozenset(code for code in range(0x110000) if combining(chr(code)))
 
 
 _REGION_FLAG = re.compile("\U0001F3F4[\U000E0030-\U000E0039\U000E0061-\U000E007A]{2,6}\U000E007F")
@@ -141,25 +153,53 @@ def _visible(value: str) -> str:
     combining marks."""
     refused_characters(value)
     for char in value:  # (the first is nearly always visible)
-        if ord(char) not in _NOT_SEEN:
+        if ord(char) not in _BLANK and not combining(char):
             return value
     raise PydanticCustomError("invisible", "must contain a visible character, not only invisible ones "
                               "such as U+200B or combining marks such as U+0301")
 
 
-_NOT_SEEN = INVISIBLE | SPACES | COMBINING
+_BLANK = INVISIBLE | SPACES
+
+
+@dataclass(frozen=True)
+class _TextSchema:
+    """The JSON Schema of a text of 1..max_length characters, built when a document asks for it (its pattern
+    lists every combining mark)."""
+
+    max_length: int
+
+    def __get_pydantic_json_schema__(self, core_schema, handler) -> dict:
+        return dict(_text_schema(self.max_length))
+
+
+@functools.cache
+def _text_schema(max_length: int) -> dict:
+    """A pattern says what the validators do, since maxLength would count the surrounding whitespace too."""
+    refused = class_body(REFUSED)
+    edge = class_body(REFUSED | SPACES)
+    invisible = class_body(REFUSED | _BLANK | _combining_codes())
+    return {
+        "type": "string",
+        # Leading whitespace, then a visible character somewhere ahead, then the trimmed text: it starts
+        # and ends with a non-space and holds no refused character; trailing whitespace.
+        "pattern": rf"^[{SPACE_CLASS}]*(?=[^{refused}]*[^{invisible}])[^{edge}]"
+                   rf"(?:[^{refused}]{{0,{max_length - 2}}}[^{edge}])?[{SPACE_CLASS}]*$",
+        "description": f"1 to {max_length} characters after trimming surrounding whitespace, with at least one "
+                       "visible character (not only invisible ones or combining marks); no control characters "
+                       "(U+0000-U+001F, U+007F-U+009F), line or paragraph separators (U+2028, U+2029), "
+                       "bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069), tag characters "
+                       "(U+E0000-U+E007F) or interlinear annotations (U+FFF9-U+FFFB)",
+    }
 
 
 def _text(name: str, max_length: int) -> Any:
     """A string of 1..max_length characters once surrounding whitespace is trimmed (and stored trimmed),
     with no control character, line separator or bidirectional override, and something visible.
 
-    The JSON schema says the same with a pattern, since maxLength would count the whitespace too. A named
-    type alias: the document has one component per kind of text (`Title`), which every field refers to.
+    The JSON schema says the same with a pattern (_TextSchema). A named type alias: the document has one
+    component per kind of text (`Title`), which every field refers to.
     """
-    refused = class_body(REFUSED)
-    edge = class_body(REFUSED | SPACES)
-    invisible = class_body(REFUSED | _NOT_SEEN)
     # The length is checked inside pydantic's own str (twice as fast as after a validator of ours): trimmed, a
     # validator before it, still runs first, and _visible after it.
     return TypeAliasType(name, Annotated[
@@ -167,18 +207,7 @@ def _text(name: str, max_length: int) -> Any:
         StringConstraints(min_length=1, max_length=max_length),
         BeforeValidator(trimmed),
         AfterValidator(_visible),
-        WithJsonSchema({
-            "type": "string",
-            # Leading whitespace, then a visible character somewhere ahead, then the trimmed text: it starts
-            # and ends with a non-space and holds no refused character; trailing whitespace.
-            "pattern": rf"^[{SPACE_CLASS}]*(?=[^{refused}]*[^{invisible}])[^{edge}]"
-                       rf"(?:[^{refused}]{{0,{max_length - 2}}}[^{edge}])?[{SPACE_CLASS}]*$",
-            "description": f"1 to {max_length} characters after trimming surrounding whitespace, with at least one "
-                           "visible character (not only invisible ones or combining marks); no control characters "
-                           "(U+0000-U+001F, U+007F-U+009F), line or paragraph separators (U+2028, U+2029), "
-                           "bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069), tag characters "
-                           "(U+E0000-U+E007F) or interlinear annotations (U+FFF9-U+FFFB)",
-        }),
+        _TextSchema(max_length),
     ])
 
 

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 
 import jwt
-import requests
 
 from casting.errors import IssuerUnavailable, invalid
 
@@ -63,6 +62,9 @@ def http_jwks_fetcher(url: str, timeout: float, max_bytes: int = MAX_JWKS_BYTES)
 
 
 def _get_jwks(url: str, timeout: float, deadline: float, max_bytes: int) -> dict:
+    # Imported at the first fetch, not at every start: 30 ms that the command line, which never fetches, paid.
+    import requests
+
     with requests.get(url, timeout=timeout, stream=True, allow_redirects=False,
                       headers={"Accept": "application/json"}) as response:
         if response.status_code != 200:
