@@ -284,10 +284,7 @@ def register_files(app: Flask) -> None:
         media = FORMATS[format_]
         name = output or f"{kind}-{dt.datetime.now(dt.UTC).date().isoformat()}.{EXTENSIONS[media]}"
         params, columns = EXPORT_QUERIES[kind].model_validate({}), LAYOUTS[kind].columns
-        # PostgreSQL writes the file itself (COPY), as for GET /.../export; SQLite's rows are encoded here.
-        snapshot = (exports.Copied(kind, params, columns, media, count=True, unbounded=True)
-                    if db.engine.dialect.name == "postgresql" else
-                    exports.Snapshot(kind, params, count=True, unbounded=True))
+        snapshot = exports.snapshot(kind, params, columns, media, count=True, unbounded=True)
         out = sys.stdout.buffer if name == "-" else open(name, "wb")  # noqa: SIM115 (closed below)
         try:
             with click.progressbar(length=snapshot.total, label=f"{kind}: exporting", file=sys.stderr,

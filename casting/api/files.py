@@ -52,10 +52,9 @@ def export(kind: str, params) -> Response:
             followers.answered(response, now)
             return response
     columns = LAYOUTS[kind].columns
-    # PostgreSQL writes the file itself (COPY, exports.Copied), at several times the speed of encoding each row
-    # here; SQLite's rows are encoded here. A HEAD needs only the version: no COPY is started for it.
-    copied = db.engine.dialect.name == "postgresql" and request.method != "HEAD"
-    snapshot = exports.Copied(kind, params, columns, media) if copied else exports.Snapshot(kind, params)
+    # A HEAD needs only the snapshot's version: no COPY is started for it.
+    snapshot = (exports.Snapshot(kind, params) if request.method == "HEAD" else
+                exports.snapshot(kind, params, columns, media))
     name = f"{kind}-{dt.datetime.now(dt.UTC).date().isoformat()}.{EXTENSIONS[media]}"
     # no-cache, as the public catalogue's JSON (PUBLIC_READS): a cache must revalidate, which the ETag makes cheap;
     # an answer to a request with a token says no-store instead (casting/web/middleware.py).

@@ -86,6 +86,25 @@ def _begin(unbounded: bool = False) -> Connection:
     return connection
 
 
+def _opened(connection: Connection, kind: str, params, count: bool) -> tuple[int, Select, dict, int | None]:
+    """In the export's snapshot: the catalogue version it sees (its first statement: what it sees is this), the
+    export's statement and values, and with `count` the rows to come (the command line's progress bar)."""
+    at_version = version.current(connection)
+    query, values = statement(kind, params)
+    total = connection.scalar(select(func.count()).select_from(query.order_by(None).subquery()),
+                              values) if count else None
+    return at_version, query, values, total
+
+
+def snapshot(kind: str, params, columns: tuple[str, ...], media: str, *, count: bool = False,
+             unbounded: bool = False) -> Snapshot | Copied:
+    """The export's file as its database makes it best: PostgreSQL writes it itself (Copied, at several times the
+    speed of encoding each row here), other databases' rows are encoded here (Snapshot)."""
+    if db.engine.dialect.name == "postgresql":
+        return Copied(kind, params, columns, media, count=count, unbounded=unbounded)
+    return Snapshot(kind, params, count=count, unbounded=unbounded)
+
+
 class Snapshot:
     """An export's own connection and transaction, the catalogue version it sees, and its rows as they come."""
 
@@ -95,11 +114,7 @@ class Snapshot:
         the primary (casting/web/followers.py); the command line's, on the primary."""
         connection = _begin(unbounded)
         try:
-            self.version = version.current(connection)  # the snapshot's first statement: what it sees is this
-            query, values = statement(kind, params)
-            # The rows to come, in the same snapshot (the command line's progress bar).
-            self.total = connection.scalar(select(func.count()).select_from(query.order_by(None).subquery()),
-                                           values) if count else None
+            self.version, query, values, self.total = _opened(connection, kind, params, count)
             self.result: Result = connection.execution_options(stream_results=True, yield_per=BATCH).execute(
                 query, values)
             self.first = self.result.fetchmany(BATCH)  # the database's failures come before the answer's first byte
@@ -166,11 +181,10 @@ def _json_line(columns: tuple[str, ...], cells) -> ColumnElement:
     return line.concat(literal("}", String))
 
 
-def copy_statement(kind: str, params, columns: tuple[str, ...], media: str, cursor) -> bytes:
-    """The COPY that writes the export's rows (not its header nor its end line) as `media`, its filter values
-    bound by the driver (COPY takes no parameters): CSV as tabular.Writer writes it but for its line ends (LF:
-    Copied makes them CRLF), NDJSON exactly."""
-    query, values = statement(kind, params)
+def copy_statement(query: Select, values: dict, columns: tuple[str, ...], media: str, cursor) -> bytes:
+    """The COPY that writes the rows of the export's statement `query` (not its header nor its end line) as
+    `media`, its filter `values` bound by the driver (COPY takes no parameters): CSV as tabular.Writer writes it
+    but for its line ends (LF: Copied makes them CRLF), NDJSON exactly."""
     cells = list(query.selected_columns)
     if media == NDJSON:
         query, options = query.with_only_columns(_json_line(columns, cells).label("line")), _NDJSON_OPTIONS
@@ -214,21 +228,16 @@ class Copied:
         self._read = self._write = -1
         self.thread: threading.Thread | None = None
         try:
-            self.version = version.current(connection)  # the snapshot's first statement: what it sees is this
+            self.version, query, values, self.total = _opened(connection, kind, params, count)
             # One statement for the whole file, sent as fast as the client reads: the request's own bound
             # (GUNICORN_TIMEOUT), not each statement's; dates as ISO 8601 whatever the role's DateStyle.
             timeout = 0 if unbounded else int(setting("GUNICORN_TIMEOUT")) * 1000
             connection.exec_driver_sql(
                 "SELECT set_config('statement_timeout', %(ms)s, true), set_config('DateStyle', 'ISO', true)",
                 {"ms": str(timeout)})
-            self.total: int | None = None
-            if count:  # the rows to come, in the same snapshot (the command line's progress bar)
-                query, values = statement(kind, params)
-                self.total = connection.scalar(select(func.count()).select_from(query.order_by(None).subquery()),
-                                               values)
             self.raw = connection.connection.dbapi_connection
             self.cursor = self.raw.cursor()
-            sql = copy_statement(kind, params, columns, media, self.cursor)
+            sql = copy_statement(query, values, columns, media, self.cursor)
             self._read, self._write = os.pipe()
             self.rows: int | None = None
             self.error: BaseException | None = None
