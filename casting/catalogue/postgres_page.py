@@ -218,21 +218,21 @@ def _from_matches(listing: Listing, values: dict, sort: str, window: Window, mod
     stale (once per search and process at a time); None when the memo cannot serve it."""
     sets = memo().matches
     key = ("matches", listing.key, sort, total_key[2])
-    found = sets.get(key)
-    if found is not None:
+
+    def served_by(found: Matches):
+        """The page (or None: read it the long way), or _STALE when `found` is stale and due to be read again."""
         served = _page_of(listing, values, sort, window, mode, found)
-        if served is not _STALE:
-            return served
-        if time.monotonic() - found.built < MATCHES_REBUILD_SECONDS:
+        if served is _STALE and time.monotonic() - found.built < MATCHES_REBUILD_SECONDS:
             return None
+        return served
+
+    found = sets.get(key)
+    if found is not None and (served := served_by(found)) is not _STALE:
+        return served
     with sets.building(key):
         again = sets.get(key)
-        if again is not None and again is not found:  # read by another thread meanwhile
-            served = _page_of(listing, values, sort, window, mode, again)
-            if served is not _STALE:
-                return served
-            if time.monotonic() - again.built < MATCHES_REBUILD_SECONDS:
-                return None
+        if again is not None and again is not found and (served := served_by(again)) is not _STALE:
+            return served  # read by another thread meanwhile
         fresh = _read_matches(listing, values, sort, sets.per_entry)
         sets.put(key, fresh)
     memo().put(total_key, fresh.version, fresh.total)  # for the pages read the long way

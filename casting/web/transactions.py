@@ -158,11 +158,8 @@ def fetch_row(sql: str, params: dict | None, statement, prepared: str | None = N
     may reach another server connection."""
     if not _plain_reads():
         return db.session.execute(statement, params or {}).one_or_none()
-    connection = g.get("_reader")
-    if connection is not None or _listened(db.engine):
-        return reader().exec_driver_sql(sql, params or {}).one_or_none()
     pooled, engine = _read_connection()
-    if _listened(engine):
+    if g.get("_reader") is not None or _listened(db.engine) or _listened(engine):
         return reader().exec_driver_sql(sql, params or {}).one_or_none()
     cursor = None
     try:
