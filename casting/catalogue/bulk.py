@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import (
@@ -74,26 +74,37 @@ def _sqlite_recordset(columns: list, rows: list[dict]) -> FromClause:
     return select(*(func.json_extract(each.c.value, f"$.{c.name}").label(c.name) for c in columns)).subquery("rows")
 
 
+def copy_rows(table: str, rows: Iterable[Sequence], columns: Sequence[str] = (),
+              force_null: Sequence[str] = ()) -> None:
+    """PostgreSQL: `rows` (each the values of `columns` in order, or of all the table's) into the table `table` (its
+    name as SQL), with one COPY in the session's transaction. Text is quoted, so that an empty one stays text (an
+    unquoted empty cell is NULL); numbers bare, dates ISO. None is written as a quoted empty cell, which only the
+    `force_null` columns read as NULL (a text column would read ''); the cursor is closed after."""
+    data = io.StringIO()
+    csv.writer(data, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(rows)
+    data.seek(0)
+    listed = f" ({', '.join(columns)})" if columns else ""
+    options = f", FORCE_NULL ({', '.join(force_null)})" if force_null else ""
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {table}{listed} FROM STDIN WITH (FORMAT csv{options})", data)
+    finally:
+        cursor.close()
+
+
 @contextmanager
 def copied(source: Table, names: list[str], rows: list[dict]) -> Iterator[Table]:
     """PostgreSQL: `rows` (dicts by column name) as a temporary table with the columns `names` of `source`, sent
     with one COPY (about half the time the JSON parameter takes to be encoded, sent and unfolded, at 100,000
     new records) and dropped after. Read whole, it gives the rows in their order: a heap filled in one go, read by
-    the session that owns it (no synchronized or parallel scan of a temporary table)."""
+    the session that owns it (no synchronized or parallel scan of a temporary table). No value is None (see
+    copy_rows): new records' fields are all given."""
     staged = Table(f"staged_{source.name}", MetaData(), *(Column(name, source.c[name].type) for name in names),
                    prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
     connection = db.session.connection()
     staged.create(connection)
-    data = io.StringIO()
-    # Text quoted, so that an empty one stays text (an unquoted empty cell is NULL); numbers bare, dates ISO. No
-    # value is None (a quoted empty cell, which a text column would read as ''): new records' fields are all given.
-    csv.writer(data, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(
-        [row[name] for name in names] for row in rows)
-    data.seek(0)
     quote = connection.dialect.identifier_preparer.quote
-    listed = ", ".join(quote(name) for name in names)
-    connection.connection.dbapi_connection.cursor().copy_expert(
-        f"COPY {quote(staged.name)} ({listed}) FROM STDIN WITH (FORMAT csv)", data)
+    copy_rows(quote(staged.name), ([row[name] for name in names] for row in rows), [quote(name) for name in names])
     yield staged
     staged.drop(connection)
 

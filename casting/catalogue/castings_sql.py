@@ -18,12 +18,9 @@ go with it (ON COMMIT DROP), and a rollback takes them too.
 
 from __future__ import annotations
 
-import csv
-import io
-
 from sqlalchemy import text
 
-from casting.catalogue import history
+from casting.catalogue import bulk, history
 from casting.catalogue.records import ACTOR, MOVIE, Role, Side
 from models import db
 
@@ -147,25 +144,17 @@ def _copy(changes: dict[int, dict[int, Role]], now: dict[int, dict[int, Role]]) 
     db.session.execute(text(f"CREATE TEMPORARY TABLE {CHANGES} (movie_id integer, actor_id integer, character text, "
                             "billing integer, was_cast boolean NOT NULL, was_character text, was_billing integer, "
                             "PRIMARY KEY (movie_id, actor_id)) ON COMMIT DROP"))
-    buffer = io.StringIO()
-    # None is written as an empty cell, which FORCE_NULL reads as NULL (a character is never empty: the check
-    # constraint character_length, and the rows' rules, refuse one).
-    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
-    replaces = False
+    rows, replaces = [], False
     for movie, cast in changes.items():
         was_cast = now.get(movie, {})
         for actor, role in cast.items():
             was = was_cast.get(actor)
             replaces = replaces or was is not None
-            writer.writerow((movie, actor, role.character, role.billing, "t" if was is not None else "f",
-                             None if was is None else was.character, None if was is None else was.billing))
-    buffer.seek(0)
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    try:
-        cursor.copy_expert(f"COPY {CHANGES} FROM STDIN WITH (FORMAT csv, "
-                           "FORCE_NULL (character, billing, was_character, was_billing))", buffer)
-    finally:
-        cursor.close()
+            rows.append((movie, actor, role.character, role.billing, "t" if was is not None else "f",
+                         None if was is None else was.character, None if was is None else was.billing))
+    # None read as NULL (a character is never empty: the check constraint character_length, and the rows' rules,
+    # refuse one).
+    bulk.copy_rows(CHANGES, rows, force_null=("character", "billing", "was_character", "was_billing"))
     db.session.execute(text(f"ANALYZE {CHANGES}"))
     return replaces
 
